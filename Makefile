@@ -1,0 +1,43 @@
+# ServeLab: the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+SERVELAB := .venv/bin/servelab
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint system venv test-deps runtime demo clean
+
+.venv/.stamp-install: pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: .venv/.stamp-install
+
+system:
+	deploy/ensure-system.sh docker
+
+runtime: venv system
+	$(SERVELAB) runtime build
+
+## Set up everything and start the app with demo accounts on http://127.0.0.1:8000
+run: venv system
+	$(SERVELAB) db upgrade
+	$(SERVELAB) content check
+	$(SERVELAB) runtime build
+	$(SERVELAB) demo seed
+	$(SERVELAB) serve
+
+## Install test extras and services, then run the whole suite
+test: venv
+	deploy/ensure-system.sh docker browser postgres redis
+	$(SERVELAB) runtime build
+	$(PY) -m pytest
+
+lint: venv
+	.venv/bin/ruff check platform tests bench
+	.venv/bin/ruff format --check platform tests bench
+	.venv/bin/mypy platform/servelab
+
+clean:
+	rm -rf var .pytest_cache

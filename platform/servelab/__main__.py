@@ -1,0 +1,3 @@
+from servelab.cli import app
+
+app(prog_name="servelab")

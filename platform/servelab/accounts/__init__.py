@@ -1,0 +1,1 @@
+"""Accounts: password hashing, browser sessions, API tokens."""

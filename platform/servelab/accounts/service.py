@@ -1,0 +1,127 @@
+"""Account operations, with keyword-only arguments, used by the web app and the CLI."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from servelab.accounts.security import (
+    hash_password,
+    needs_rehash,
+    new_token,
+    token_digest,
+    verify_password,
+)
+from servelab.db.models import ApiToken, Role, User, WebSession
+from servelab.db.models.accounts import utcnow
+
+API_TOKEN_PREFIX = "slb_"
+MIN_PASSWORD_LENGTH = 10
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be honoured, with a message fit for the person."""
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def get_user_by_email(session: Session, *, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == normalize_email(email))).first()
+
+
+def create_user(
+    session: Session, *, email: str, password: str, display_name: str = "", role: Role = Role.LEARNER
+) -> User:
+    email = normalize_email(email)
+    if "@" not in email or email.startswith("@") or email.endswith("@") or len(email) > 254:
+        raise AccountError("Enter a valid email address, like ada@example.org.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.")
+    if get_user_by_email(session, email=email):
+        raise AccountError("An account with this email already exists. Log in instead.")
+    user = User(
+        email=email,
+        display_name=(display_name.strip() or email.split("@")[0])[:100],
+        password_hash=hash_password(password),
+        role=Role(role),
+    )
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User | None:
+    user = get_user_by_email(session, email=email)
+    if user is None:
+        # Same cost as a real check, so response time does not reveal which emails exist.
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        session.add(user)
+        session.commit()
+    return user
+
+
+_DUMMY_HASH = hash_password("not-a-real-password-0")
+
+
+def start_web_session(session: Session, *, user: User, days: int) -> tuple[str, WebSession]:
+    """Create a login; returns the raw cookie token (never stored) and the row."""
+    token = new_token()
+    row = WebSession(
+        token_hash=token_digest(token),
+        csrf_token=new_token(),
+        user_id=user.id,  # type: ignore[arg-type]
+        expires_at=utcnow() + timedelta(days=days),
+    )
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return token, row
+
+
+def resolve_web_session(session: Session, *, token: str) -> tuple[User, WebSession] | None:
+    row = session.exec(select(WebSession).where(WebSession.token_hash == token_digest(token))).first()
+    if row is None or row.expires_at < utcnow():
+        return None
+    user = session.get(User, row.user_id)
+    return (user, row) if user else None
+
+
+def end_web_session(session: Session, *, token: str) -> None:
+    row = session.exec(select(WebSession).where(WebSession.token_hash == token_digest(token))).first()
+    if row is not None:
+        session.delete(row)
+        session.commit()
+
+
+def create_api_token(session: Session, *, user: User, name: str = "cli") -> str:
+    """Issue an API token; the raw value is returned once and only its hash is kept."""
+    token = new_token(API_TOKEN_PREFIX)
+    session.add(
+        ApiToken(
+            user_id=user.id,  # type: ignore[arg-type]
+            name=name[:100],
+            prefix=token[:12],
+            token_hash=token_digest(token),
+        )
+    )
+    session.commit()
+    return token
+
+
+def resolve_api_token(session: Session, *, token: str) -> User | None:
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_digest(token))).first()
+    if row is None:
+        return None
+    row.last_used_at = utcnow()
+    session.add(row)
+    session.commit()
+    return session.get(User, row.user_id)

@@ -1,0 +1,11 @@
+"""The `servelab` command: thin Typer commands over the modules that do the work."""
+
+import typer
+
+from servelab.cli import core, exercise, grading
+
+app = typer.Typer(help="ServeLab: auto-graded course platform for serving ML models with FastAPI.",
+                  no_args_is_help=True)
+core.register(app)
+grading.register(app)
+exercise.register(app)

@@ -1,0 +1,1 @@
+"""Loading and validating course content authored as files (lessons, quizzes, exercises)."""

@@ -1,0 +1,1 @@
+"""Grading tables (submissions, jobs, events). Owned by the grading engine."""

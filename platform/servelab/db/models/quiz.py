@@ -1,0 +1,1 @@
+"""Quiz tables (attempts, answers). Owned by the quiz engine."""

@@ -1,0 +1,56 @@
+"""The one Settings object, read from SERVELAB_* variables and an optional .env file."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_DEV_SECRET = "dev-insecure-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Everything configurable about ServeLab. Zero configuration works for development."""
+
+    model_config = SettingsConfigDict(env_prefix="SERVELAB_", env_file=".env", extra="ignore")
+
+    environment: str = Field("development", description="development | production | test")
+    secret_key: str = _DEV_SECRET
+    database_url: str = ""
+    var_dir: Path = PROJECT_ROOT / "var"
+    exercises_dir: Path = PROJECT_ROOT / "exercises"
+    graders_dir: Path = PROJECT_ROOT / "graders"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    https: bool = False
+    session_days: int = 14
+    log_level: str = "INFO"
+
+    # Grading
+    runtime_image: str = "servelab-runtime:py311"
+    worker_count: int = Field(default_factory=lambda: os.cpu_count() or 1)
+    queue_backend: str = "database"  # database | celery
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    job_attempts: int = 2
+
+    @model_validator(mode="after")
+    def _derive_and_check(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'servelab.db'}"
+        if self.environment == "production" and self.secret_key == _DEV_SECRET:
+            raise ValueError("SERVELAB_SECRET_KEY must be set to a random value in production")
+        return self
+
+    @property
+    def submissions_dir(self) -> Path:
+        return self.var_dir / "submissions"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own Settings and inject them."""
+    return Settings()

@@ -1,0 +1,81 @@
+"""The app factory: settings, database, content, middleware and routers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from servelab.db.engine import make_engine
+from servelab.settings import Settings, get_settings
+from servelab.web import metrics
+from servelab.web.deps import CSRF_COOKIE, LoginRequired
+from servelab.web.routes import ALL_ROUTERS
+
+log = logging.getLogger("servelab.http")
+STATIC_DIR = Path(__file__).with_name("static")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ServeLab web app. Refuses to start when the course content is invalid."""
+    from servelab.content.loader import load_course
+
+    settings = settings or get_settings()
+    course = load_course(settings.exercises_dir)  # raises ContentErrors: refuse to start
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(title="ServeLab", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = make_engine(settings)
+    app.state.course = course
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    for router in ALL_ROUTERS:
+        app.include_router(router)
+
+    @app.exception_handler(LoginRequired)
+    async def _to_login(request: Request, _exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.middleware("http")
+    async def _csrf_cookie_and_access_log(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+        request.state.csrf_token = token
+        response: Response = await call_next(request)
+        if CSRF_COOKIE not in request.cookies:
+            response.set_cookie(
+                CSRF_COOKIE, token, httponly=True, samesite="lax", secure=settings.https
+            )
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        path_template = getattr(route, "path", "unmatched")
+        metrics.observe_request(request.method, path_template, response.status_code, elapsed)
+        log.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "method": request.method,
+                    "path": request.url.path,
+                    "route": path_template,
+                    "status": response.status_code,
+                    "ms": round(elapsed * 1000, 1),
+                }
+            )
+        )
+        return response
+
+    return app

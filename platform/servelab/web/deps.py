@@ -1,0 +1,132 @@
+"""FastAPI dependencies, declared once as Annotated aliases and used everywhere.
+
+Authentication: a session cookie (browser) or an `Authorization: Bearer` API token.
+CSRF: every state-changing request authenticated by cookie (or anonymous, such as
+login and sign-up) must echo the CSRF cookie in a form field `csrf_token` or an
+`X-CSRF-Token` header (double-submit); bearer-token requests carry no cookie and
+so are not exposed to CSRF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from servelab.accounts import service as accounts
+from servelab.accounts.security import constant_time_equals
+from servelab.db.models import User
+from servelab.settings import Settings
+
+SESSION_COOKIE = "servelab_session"
+CSRF_COOKIE = "servelab_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+@dataclass
+class Auth:
+    """Who is asking, and how they proved it."""
+
+    user: User | None
+    via_token: bool = False
+
+
+def get_auth(request: Request, db: SessionDep) -> Auth:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        user = accounts.resolve_api_token(db, token=header[7:].strip())
+        if user is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "Invalid API token. Create a new one with `servelab users create --token`.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return Auth(user=user, via_token=True)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        resolved = accounts.resolve_web_session(db, token=cookie)
+        if resolved:
+            return Auth(user=resolved[0])
+    return Auth(user=None)
+
+
+AuthDep = Annotated[Auth, Depends(get_auth)]
+
+
+class LoginRequired(Exception):
+    """Raised for pages (HTML) when nobody is logged in; the app redirects to /login."""
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(
+        "/api/"
+    )
+
+
+def get_optional_user(auth: AuthDep) -> User | None:
+    return auth.user
+
+
+def get_current_user(request: Request, auth: AuthDep) -> User:
+    if auth.user is None:
+        if _wants_html(request):
+            raise LoginRequired()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Log in or send an API token.")
+    return auth.user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_instructor(user: CurrentUser) -> User:
+    if not user.is_instructor:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "This page is for instructors only.")
+    return user
+
+
+InstructorUser = Annotated[User, Depends(get_instructor)]
+
+
+async def verify_csrf(request: Request, auth: AuthDep) -> None:
+    """Refuse a state-changing request whose CSRF token is missing or wrong."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or auth.via_token:
+        return
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else ""
+    if not expected or not sent or not constant_time_equals(expected, sent):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "The form's security token is missing or expired. Reload the page and try again.",
+        )
+
+
+CsrfProtected = Depends(verify_csrf)

@@ -1,0 +1,5 @@
+"""Routes: ops. Owned by the platform foundation."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

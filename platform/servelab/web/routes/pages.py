@@ -1,0 +1,5 @@
+"""Routes: pages. Owned by the platform foundation."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,33 @@
+"""Jinja2 templates with the context every page needs (user, CSRF token, navigation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from servelab.web.deps import CSRF_COOKIE
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    user: Any = None,
+) -> Response:
+    """Render a page template with the shared context (current user, CSRF token)."""
+    ctx = {
+        "user": user,
+        "csrf_token": request.state.csrf_token,
+        "csrf_cookie": CSRF_COOKIE,
+        **(context or {}),
+    }
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
