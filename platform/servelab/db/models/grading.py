@@ -1,1 +1,111 @@
-"""Grading tables (submissions, jobs, events). Owned by the grading engine."""
+"""Grading tables: a submission (also the durable queue job) and its state transitions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC now: sqlmodel stores aware datetimes portably on SQLite and PostgreSQL."""
+    return datetime.now(UTC)
+
+
+class SubmissionStatus(StrEnum):
+    """queued → preparing → training → starting → testing → graded | failed | error."""
+
+    QUEUED = "queued"
+    PREPARING = "preparing"
+    TRAINING = "training"
+    STARTING = "starting"
+    TESTING = "testing"
+    GRADED = "graded"
+    FAILED = "failed"
+    ERROR = "error"
+
+    @property
+    def is_running(self) -> bool:
+        return self in RUNNING_STATUSES
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+RUNNING_STATUSES = frozenset(
+    {
+        SubmissionStatus.PREPARING,
+        SubmissionStatus.TRAINING,
+        SubmissionStatus.STARTING,
+        SubmissionStatus.TESTING,
+    }
+)
+FINAL_STATUSES = frozenset(
+    {SubmissionStatus.GRADED, SubmissionStatus.FAILED, SubmissionStatus.ERROR}
+)
+
+
+class Submission(SQLModel, table=True):
+    """One learner submission; its row is also the durable queue job that grades it.
+
+    The six timestamps follow the grading job's life: requested (row created), queued,
+    received (claimed by a worker), started (sandbox work began), finished (pipeline
+    ended) and graded (result stored). `lease_token` identifies the current claim so a
+    worker that lost its lease cannot overwrite the result of a later attempt.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    exercise_slug: str = Field(max_length=100, index=True)
+    status: str = Field(default=SubmissionStatus.QUEUED, max_length=20, index=True)
+    source_dir: str = Field(max_length=500)
+
+    score: float | None = None
+    max_score: float | None = None
+    result_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    learner_message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    log_excerpt: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    phase_seconds_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+    attempts: int = 0
+    worker_id: str | None = Field(default=None, max_length=100)
+    lease_token: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    deadline_at: datetime | None = None
+
+    requested_at: datetime = Field(default_factory=utcnow)
+    queued_at: datetime | None = None
+    received_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    graded_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def state(self) -> SubmissionStatus:
+        return SubmissionStatus(self.status)
+
+
+class SubmissionEvent(SQLModel, table=True):
+    """One stored state transition (or notable step) of a submission, with its time."""
+
+    __tablename__ = "submission_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True, ondelete="CASCADE")
+    status: str = Field(max_length=20)
+    at: datetime = Field(default_factory=utcnow)
+    detail: str = Field(default="", max_length=2000)
+
+
+__all__ = [
+    "FINAL_STATUSES",
+    "RUNNING_STATUSES",
+    "Submission",
+    "SubmissionEvent",
+    "SubmissionStatus",
+    "utcnow",
+]

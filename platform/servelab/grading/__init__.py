@@ -1,0 +1,1 @@
+"""Grading: archive, runtime image, sandbox, runner, pytest plugin, results, pipeline, queue, worker."""
