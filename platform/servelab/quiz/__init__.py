@@ -1,0 +1,1 @@
+"""The quiz engine: scoring, attempts, shuffling, item statistics, charts and exports."""
