@@ -1,12 +1,14 @@
-"""exercise.toml: the practice task's settings. Owned by the grading engine (which extends it)."""
+"""exercise.toml: the practice task's settings. Owned by the grading engine."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import tomllib
+from datetime import UTC, date, datetime
+from pathlib import Path, PurePosixPath
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from servelab.content.errors import load_toml_model
+from servelab.content.errors import ContentError, ContentErrors, load_toml_model, locate_toml
 
 
 class _Strict(BaseModel):
@@ -24,12 +26,69 @@ class ExerciseLimits(_Strict):
     pids: int = Field(512, gt=0)
 
 
+def _relative(value: str) -> str:
+    path = PurePosixPath(value)
+    if not value or path.is_absolute() or ".." in path.parts:
+        raise ValueError("must be a path inside the exercise folder (no '..', not absolute)")
+    return value
+
+
 class Exercise(_Strict):
-    title: str
+    """The practice task: what learners read, what they start from, how it is graded."""
+
+    title: str = Field(min_length=1, max_length=200)
     summary: str = ""
+    instructions: str = "exercise.md"  # the exercise page text, including the API contract
+    starter: str = "starter"  # folder offered as starter.zip
+    health_path: str = Field("/health", pattern=r"^/[A-Za-z0-9_\-./]*$")
+    due: datetime | None = None  # after it, tests with visibility "after_due" are shown
+    categories: dict[str, str] = {}  # check category id -> label learners see
     limits: ExerciseLimits = ExerciseLimits()
+
+    _relative_instructions = field_validator("instructions", "starter")(_relative)
+
+    @field_validator("due", mode="before")
+    @classmethod
+    def _due_is_utc(cls, value: object) -> object:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day, 23, 59, 59)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)  # naive TOML datetimes are read as UTC
+        return value
+
+    def is_past_due(self, now: datetime | None = None) -> bool:
+        return self.due is not None and (now or datetime.now(UTC)) >= self.due
+
+    def category_label(self, category: str) -> str:
+        return self.categories.get(category, category.replace("_", " ").capitalize())
 
 
 def load_exercise(path: Path) -> Exercise:
-    """Load and validate exercise.toml; raises ContentErrors naming file and line."""
-    return load_toml_model(path, Exercise)
+    """Load and validate exercise.toml; raises ContentErrors naming file and line.
+
+    Also checks that an instructions file or starter folder it names explicitly exists.
+    """
+    exercise = load_toml_model(path, Exercise)
+    folder = path.parent
+    text = path.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    errors = []
+    if "instructions" in data and not (folder / exercise.instructions).is_file():
+        errors.append(
+            ContentError(
+                path,
+                locate_toml(text, ("instructions",)),
+                f"instructions: file '{exercise.instructions}' not found next to exercise.toml",
+            )
+        )
+    if "starter" in data and not (folder / exercise.starter).is_dir():
+        errors.append(
+            ContentError(
+                path,
+                locate_toml(text, ("starter",)),
+                f"starter: folder '{exercise.starter}' not found next to exercise.toml",
+            )
+        )
+    if errors:
+        raise ContentErrors(errors)
+    return exercise

@@ -1,1 +1,1 @@
-"""Grading: archive, runtime image, sandbox, runner, pytest plugin, results, pipeline, queue, worker."""
+"""Grading: archive, runtime, sandbox, runner, pytest plugin, results, pipeline, queue."""

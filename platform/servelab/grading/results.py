@@ -1,0 +1,200 @@
+"""The result document: Gradescope's results.json shape, plus category, feedback and tables.
+
+Written by the pytest plugin, read back by the runner as capped JSON (never unpickled),
+validated here. Fields marked instructor-only are removed by `learner_view`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MAX_RESULT_BYTES = 1_000_000
+MAX_TEXT = 20_000
+MAX_TABLE_ROWS = 200
+
+Cell = str | int | float | bool | None
+
+
+class ResultError(Exception):
+    """A result document that is missing, too large or malformed (a platform problem)."""
+
+
+class Visibility(StrEnum):
+    VISIBLE = "visible"
+    HIDDEN = "hidden"
+    AFTER_DUE = "after_due"
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # the check itself broke (setup/teardown), not the learner's service
+    SKIPPED = "skipped"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeedbackNote(_Model):
+    """Learner-facing text written by the grader author; section is a lesson anchor id."""
+
+    message: str = Field(max_length=MAX_TEXT)
+    section: str | None = Field(default=None, max_length=100)
+
+
+class Table(_Model):
+    """A small table shown to the learner, e.g. metrics per slice."""
+
+    name: str = Field(max_length=200)
+    rows: list[dict[str, Cell]] = Field(default_factory=list, max_length=MAX_TABLE_ROWS)
+
+
+class TestResult(_Model):
+    """One check. `output` is what the learner reads; `instructor_output` is raw pytest text."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str = Field(max_length=300)
+    score: float = 0
+    max_score: float = Field(default=0, ge=0)
+    output: str = Field(default="", max_length=MAX_TEXT)
+    visibility: Visibility = Visibility.VISIBLE
+    tags: list[str] = Field(default_factory=list)
+    status: CheckStatus
+    category: str = Field(default="general", max_length=100)
+    feedback: list[FeedbackNote] = Field(default_factory=list)
+    section: str | None = Field(default=None, max_length=100)
+    tables: list[Table] = Field(default_factory=list)
+    seconds: float = 0
+    # instructor-only
+    nodeid: str = Field(default="", max_length=500)
+    instructor_output: str = Field(default="", max_length=MAX_TEXT)
+
+
+class LeaderboardEntry(_Model):
+    name: str = Field(max_length=100)
+    value: float | str
+    order: Literal["asc", "desc"] = "desc"
+
+
+class CategoryTotal(_Model):
+    category: str
+    label: str
+    score: float
+    max_score: float
+    passed: int
+    total: int
+
+
+class ResultDocument(_Model):
+    """The whole grade of one submission."""
+
+    score: float = 0
+    max_score: float = 0
+    execution_time: float = 0
+    output: str = Field(default="", max_length=MAX_TEXT)
+    tests: list[TestResult] = Field(default_factory=list)
+    leaderboard: list[LeaderboardEntry] = Field(default_factory=list)
+    categories: list[CategoryTotal] = Field(default_factory=list)
+    # instructor-only: problems in the grader suite itself (collection errors, crashes)
+    suite_errors: list[str] = Field(default_factory=list)
+    instructor_output: str = Field(default="", max_length=MAX_TEXT * 5)
+
+    @field_validator("tests")
+    @classmethod
+    def _scores_in_range(cls, tests: list[TestResult]) -> list[TestResult]:
+        for test in tests:
+            if not 0 <= test.score <= test.max_score + 1e-9:
+                raise ValueError(f"test {test.name!r}: score {test.score} outside 0..max_score")
+        return tests
+
+    def with_totals(self, labels: dict[str, str] | None = None) -> ResultDocument:
+        """A copy with score, max_score and per-category totals computed from the tests."""
+        return self.model_copy(
+            update={
+                "score": round(sum(t.score for t in self.tests), 6),
+                "max_score": round(sum(t.max_score for t in self.tests), 6),
+                "categories": category_totals(self.tests, labels or {}),
+            }
+        )
+
+
+def category_totals(tests: list[TestResult], labels: dict[str, str]) -> list[CategoryTotal]:
+    """Score per category, in the order categories first appear."""
+    totals: dict[str, CategoryTotal] = {}
+    for test in tests:
+        total = totals.get(test.category) or CategoryTotal(
+            category=test.category,
+            label=labels.get(test.category, test.category.replace("_", " ").capitalize()),
+            score=0,
+            max_score=0,
+            passed=0,
+            total=0,
+        )
+        totals[test.category] = total.model_copy(
+            update={
+                "score": round(total.score + test.score, 6),
+                "max_score": round(total.max_score + test.max_score, 6),
+                "passed": total.passed + (test.status == CheckStatus.PASSED),
+                "total": total.total + 1,
+            }
+        )
+    return list(totals.values())
+
+
+def _shown(test: TestResult, past_due: bool) -> bool:
+    if test.visibility == Visibility.HIDDEN:
+        return False
+    return test.visibility != Visibility.AFTER_DUE or past_due
+
+
+def learner_view(
+    doc: ResultDocument, *, due: datetime | None = None, now: datetime | None = None
+) -> ResultDocument:
+    """What a learner may see: no raw output, no node ids, no hidden (or not yet due) checks.
+
+    The overall score stays (it is the grade); category totals cover shown checks only.
+    """
+    past_due = due is not None and (now or datetime.now(due.tzinfo)) >= due
+    shown = [
+        t.model_copy(update={"instructor_output": "", "nodeid": ""})
+        for t in doc.tests
+        if _shown(t, past_due)
+    ]
+    labels = {c.category: c.label for c in doc.categories}
+    return doc.model_copy(
+        update={
+            "tests": shown,
+            "categories": category_totals(shown, labels),
+            "suite_errors": [],
+            "instructor_output": "",
+        }
+    )
+
+
+def parse_result(raw: bytes | str) -> ResultDocument:
+    """Validate a result document from JSON text, refusing anything over 1 MB."""
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > MAX_RESULT_BYTES:
+        raise ResultError(f"the result document is {size} bytes, over the 1 MB limit")
+    try:
+        return ResultDocument.model_validate(json.loads(raw))
+    except (ValueError, ValidationError) as exc:
+        raise ResultError(f"the result document is not valid: {exc}") from exc
+
+
+def read_result_file(path: Path) -> ResultDocument:
+    """Read and validate a results JSON file, without reading more than the 1 MB cap."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_RESULT_BYTES + 1)
+    except FileNotFoundError as exc:
+        raise ResultError("the grader suite wrote no result document") from exc
+    return parse_result(raw)
