@@ -27,6 +27,7 @@ from servelab.db.models.grading import (
 )
 
 _DETAIL_MAX = 2000
+RECEIVED_EVENT = "received"  # event status: a worker claimed the job (its status is preparing)
 
 
 class QueueError(Exception):
@@ -175,7 +176,7 @@ def claim_next(
         if result.rowcount != 1:
             session.rollback()
             continue
-        _event(session, submission_id, SubmissionStatus.PREPARING, f"claimed by {worker_id}")
+        _event(session, submission_id, RECEIVED_EVENT, f"claimed by {worker_id}")
         session.commit()
         row = session.get(Submission, submission_id)
         assert row is not None
@@ -205,7 +206,7 @@ def record_phase(
     """Store a running-phase transition; False when the claim was lost (stop working on it)."""
     now = utcnow()
     values: dict[str, object] = {"status": status, "updated_at": now}
-    if status == SubmissionStatus.TRAINING:
+    if status == SubmissionStatus.PREPARING:
         values["started_at"] = now
     result = session.exec(_owned(claim).values(**values))
     if result.rowcount != 1:
@@ -392,3 +393,27 @@ def release_claims(session: Session, *, worker_id: str) -> int:
             released += 1
     session.commit()
     return released
+
+
+def recover_interrupted(
+    session: Session, *, is_dead: Callable[[str], bool], max_attempts: int
+) -> list[tuple[int, SubmissionStatus]]:
+    """After a restart: fail over running jobs whose worker is known dead, without
+    waiting for their lease to expire. Each is queued again (or error when out of attempts)."""
+    stmt = select(Submission.id, Submission.worker_id).where(
+        col(Submission.status).in_(list(RUNNING_STATUSES))
+    )
+    recovered: list[tuple[int, SubmissionStatus]] = []
+    for submission_id, worker_id in session.exec(stmt).all():
+        if worker_id is not None and not is_dead(worker_id):
+            continue
+        status = _retry_or_error(
+            session,
+            submission_id=submission_id,
+            where_token=None,
+            detail="resumed: its worker stopped (restart or crash)",
+            max_attempts=max_attempts,
+        )
+        if status is not None:
+            recovered.append((submission_id, status))
+    return recovered

@@ -1,0 +1,273 @@
+"""One submission through the whole grading loop: prepare, train, start, test, clean up.
+
+`failed` means the learner's code failed (with the relevant log excerpt); `error` means
+the platform failed (the queue retries it; the learner is never blamed for it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from servelab.content.errors import ContentErrors
+from servelab.content.exercise import Exercise, load_exercise
+from servelab.db.models.grading import SubmissionStatus
+from servelab.grading.archive import ArchiveError, copy_tree
+from servelab.grading.results import ResultDocument
+from servelab.grading.runner import SuiteError, run_hidden_suite
+from servelab.grading.runtime import check_requirements
+from servelab.settings import Settings
+
+log = logging.getLogger("servelab.grading")
+
+PhaseCallback = Callable[[SubmissionStatus], None]
+REQUIRED_FILES = ("train.py", "main.py")
+WORK_PREFIX = "job-"
+_EXCERPT_CAP = 8_000
+
+
+class UnknownExercise(Exception):
+    """No exercises/<slug>/exercise.toml or graders/<slug>/ for this slug."""
+
+
+@dataclass
+class GradeOutcome:
+    """The end of one grading run."""
+
+    status: SubmissionStatus  # graded | failed | error
+    result: ResultDocument | None = None
+    learner_message: str = ""
+    log_excerpt: str = ""  # the learner's own output when failed; diagnostics when error
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float | None:
+        return self.result.score if self.result else None
+
+    @property
+    def max_score(self) -> float | None:
+        return self.result.max_score if self.result else None
+
+
+@dataclass(frozen=True)
+class ExerciseFiles:
+    slug: str
+    exercise: Exercise
+    exercise_dir: Path
+    grader_dir: Path
+
+
+def find_exercise(settings: Settings, slug: str) -> ExerciseFiles:
+    """The exercise's settings and folders; raises UnknownExercise with a clear message."""
+    if not slug or "/" in slug or slug.startswith("."):
+        raise UnknownExercise(f"{slug!r} is not an exercise slug")
+    exercise_dir = settings.exercises_dir / slug
+    grader_dir = settings.graders_dir / slug
+    toml = exercise_dir / "exercise.toml"
+    if not toml.is_file():
+        raise UnknownExercise(f"no exercise {slug!r}: {toml} does not exist")
+    if not grader_dir.is_dir():
+        raise UnknownExercise(f"exercise {slug!r} has no grader suite: {grader_dir} is missing")
+    try:
+        exercise = load_exercise(toml)
+    except ContentErrors as exc:
+        raise UnknownExercise(f"exercise {slug!r} is not valid:\n{exc}") from exc
+    return ExerciseFiles(slug, exercise, exercise_dir.resolve(), grader_dir.resolve())
+
+
+def hard_deadline_seconds(exercise: Exercise) -> float:
+    """How long a job may stay running before the watchdog fails it over."""
+    limits = exercise.limits
+    return limits.train_seconds + limits.startup_seconds + limits.test_seconds + 120
+
+
+def work_root(settings: Settings) -> Path:
+    return settings.var_dir / "work"
+
+
+def sweep_work_dirs(settings: Settings) -> int:
+    """Remove job folders left by a process that died (their pid is in the name)."""
+    root = work_root(settings)
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for folder in root.iterdir():
+        pid_text = folder.name.removeprefix(WORK_PREFIX).split("-", 1)[0]
+        if not folder.name.startswith(WORK_PREFIX) or not pid_text.isdigit():
+            continue
+        if _pid_alive(int(pid_text)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.add(phase, time.monotonic() - started)
+
+    def add(self, phase: str, seconds: float) -> None:
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + seconds, 3)
+
+
+def _excerpt(text: str) -> str:
+    if len(text) <= _EXCERPT_CAP:
+        return text
+    half = _EXCERPT_CAP // 2
+    return f"{text[:half]}\n… [{len(text) - _EXCERPT_CAP} characters cut] …\n{text[-half:]}"
+
+
+def _prepare(source_dir: Path, dest: Path) -> str | None:
+    """Copy the submission into its own folder; a learner-facing problem, or None."""
+    try:
+        copy_tree(source_dir, dest)
+    except ArchiveError as exc:
+        return str(exc)
+    missing = [name for name in REQUIRED_FILES if not (dest / name).is_file()]
+    if missing:
+        return (
+            f"Your submission has no {' or '.join(missing)}. ServeLab runs `python train.py`, "
+            "then serves `app` from main.py; both files must be at the top of the folder."
+        )
+    requirements = dest / "requirements.txt"
+    if requirements.is_file():
+        problems = check_requirements(requirements.read_text(encoding="utf-8"))
+        if problems:
+            return "Nothing was run: requirements.txt asks for what the image lacks.\n" + "\n".join(
+                problems
+            )
+    return None
+
+
+def grade_directory(
+    source_dir: Path,
+    exercise_slug: str,
+    settings: Settings,
+    *,
+    on_phase: PhaseCallback | None = None,
+    submission_id: int | None = None,
+) -> GradeOutcome:
+    """Grade the submission in source_dir against exercise_slug, cleaning up whatever happens."""
+    from servelab.grading.sandbox import Sandbox, SandboxLimits
+
+    notify = on_phase or (lambda _status: None)
+    timer = _Timer()
+    try:
+        files = find_exercise(settings, exercise_slug)
+    except UnknownExercise as exc:
+        return GradeOutcome(SubmissionStatus.ERROR, log_excerpt=str(exc))
+
+    work_root(settings).mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}-{submission_id or 'local'}-"
+    work_dir = Path(tempfile.mkdtemp(prefix=WORK_PREFIX + tag, dir=work_root(settings)))
+    try:
+        notify(SubmissionStatus.PREPARING)
+        with timer("prepare"):
+            source = work_dir / "src"
+            problem = _prepare(Path(source_dir), source)
+        if problem:
+            return GradeOutcome(
+                SubmissionStatus.FAILED, learner_message=problem, phase_seconds=timer.seconds
+            )
+
+        labels = {"servelab.submission": str(submission_id or "local")}
+        with timer("sandbox_create"):
+            sandbox = Sandbox(
+                source_dir=source,
+                data_dir=files.exercise_dir / "data",
+                work_dir=work_dir,
+                limits=SandboxLimits.from_exercise(files.exercise.limits),
+                image=settings.runtime_image,
+                labels=labels,
+                health_path=files.exercise.health_path,
+            )
+        try:
+            with sandbox:
+                notify(SubmissionStatus.TRAINING)
+                phase = sandbox.train()
+                timer.add("train", phase.seconds)
+                if not phase.ok:
+                    return _learner_failed(phase, timer)
+
+                notify(SubmissionStatus.STARTING)
+                phase = sandbox.start_service()
+                timer.add("startup", phase.seconds)
+                if not phase.ok:
+                    return _learner_failed(phase, timer)
+
+                notify(SubmissionStatus.TESTING)
+                with timer("test"):
+                    doc = run_hidden_suite(
+                        grader_dir=files.grader_dir,
+                        exercise_dir=files.exercise_dir,
+                        socket_path=sandbox.socket_path,
+                        exercise=files.exercise,
+                        timeout=files.exercise.limits.test_seconds,
+                    )
+                service_log = _excerpt(sandbox.service_output())
+        finally:
+            with timer("cleanup"):
+                sandbox.close()
+        passed = sum(t.status == "passed" for t in doc.tests)
+        message = (
+            f"Graded: {doc.score:g} of {doc.max_score:g} points "
+            f"({passed} of {len(doc.tests)} checks passed)."
+        )
+        return GradeOutcome(
+            SubmissionStatus.GRADED,
+            result=doc,
+            learner_message=message,
+            log_excerpt=service_log,
+            phase_seconds=timer.seconds,
+        )
+    except SuiteError as exc:
+        log.error("hidden suite failed for %s: %s", exercise_slug, exc.message)
+        return GradeOutcome(
+            SubmissionStatus.ERROR,
+            log_excerpt=_excerpt(f"{exc.message}\n{exc.output}"),
+            phase_seconds=timer.seconds,
+        )
+    except Exception as exc:  # a platform failure: logged in full, retried by the queue
+        log.exception("grading failed on the platform side for %s", exercise_slug)
+        return GradeOutcome(
+            SubmissionStatus.ERROR,
+            log_excerpt=f"{type(exc).__name__}: {exc}"[:_EXCERPT_CAP],
+            phase_seconds=timer.seconds,
+        )
+    finally:
+        with timer("cleanup"):
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _learner_failed(phase, timer: _Timer) -> GradeOutcome:  # type: ignore[no-untyped-def]
+    return GradeOutcome(
+        SubmissionStatus.FAILED,
+        learner_message=phase.message,
+        log_excerpt=_excerpt(phase.output),
+        phase_seconds=timer.seconds,
+    )

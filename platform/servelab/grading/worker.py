@@ -1,0 +1,255 @@
+"""The in-process worker pool over the durable queue, with its watchdog.
+
+Each worker thread claims a job, runs the grading pipeline and stores the outcome; a
+supervisor thread renews the leases of running jobs and runs the watchdog, so nothing
+stays running past its hard deadline. On start the pool sweeps what a crash left behind
+(containers, job folders) and resumes jobs interrupted by a restart; on stop it drains.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from servelab.db.models.grading import SubmissionStatus, utcnow
+from servelab.grading import queue
+from servelab.grading.pipeline import (
+    GradeOutcome,
+    UnknownExercise,
+    find_exercise,
+    grade_directory,
+    hard_deadline_seconds,
+    sweep_work_dirs,
+)
+from servelab.settings import Settings
+
+log = logging.getLogger("servelab.worker")
+
+GradeFunction = Callable[..., GradeOutcome]
+_HOST = socket.gethostname()
+_LIVE_POOLS: set[str] = set()
+_FALLBACK_DEADLINE = 900.0
+
+
+class ClaimLost(Exception):
+    """The watchdog gave this job to another attempt; stop working on it."""
+
+
+def _worker_is_dead(worker_id: str) -> bool:
+    """True when worker_id (host:pid:pool:n) names a process or pool on this host that is gone."""
+    parts = worker_id.split(":")
+    if len(parts) != 4 or parts[0] != _HOST or not parts[1].isdigit():
+        return False  # another host: its lease expiry tells
+    pid, pool = int(parts[1]), parts[2]
+    if pid == os.getpid():
+        return pool not in _LIVE_POOLS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class WorkerPool:
+    """Grading workers in this process; `start()`, then `stop()` to drain."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        size: int | None = None,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 1.0,
+        watchdog_seconds: float = 5.0,
+        grade: GradeFunction = grade_directory,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.size = max(1, size or settings.worker_count)
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.watchdog_seconds = watchdog_seconds
+        self.grade = grade
+        self.pool_id = uuid.uuid4().hex[:8]
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._active: dict[str, queue.Claim] = {}
+        self._lock = threading.Lock()
+        self._counter = itertools.count(1)
+        self.processed = 0
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Sweep leftovers, resume interrupted jobs, then start workers and the supervisor."""
+        _LIVE_POOLS.add(self.pool_id)
+        self._sweep()
+        with Session(self.engine) as session:
+            resumed = queue.recover_interrupted(
+                session, is_dead=_worker_is_dead, max_attempts=self.settings.job_attempts
+            )
+        for submission_id, status in resumed:
+            log.info("submission %s interrupted by a restart: now %s", submission_id, status)
+        for n in range(self.size):
+            worker_id = f"{_HOST}:{os.getpid()}:{self.pool_id}:{n}"
+            thread = threading.Thread(
+                target=self._work, args=(worker_id,), name=f"servelab-worker-{n}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        supervisor = threading.Thread(target=self._supervise, name="servelab-watchdog", daemon=True)
+        supervisor.start()
+        self._threads.append(supervisor)
+
+    def wake(self) -> None:
+        """Tell idle workers a job was queued (they also poll)."""
+        self._wake.set()
+
+    def stop(self, *, timeout: float | None = None) -> None:
+        """Graceful drain: take no new jobs, let running ones finish (up to timeout).
+
+        Jobs still running after timeout are released to the queue for the next start.
+        """
+        self._stopping.set()
+        self._wake.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        with self._lock:
+            leftover = list(self._active.values())
+        if leftover:
+            with Session(self.engine) as session:
+                for worker_id in {claim.worker_id for claim in leftover}:
+                    queue.release_claims(session, worker_id=worker_id)
+        _LIVE_POOLS.discard(self.pool_id)
+
+    @property
+    def busy(self) -> int:
+        with self._lock:
+            return len(self._active)
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        try:
+            from servelab.grading.sandbox import sweep_orphans
+
+            sweep_orphans()
+        except Exception:  # Docker may be down; grading then fails over with the reason
+            log.exception("could not sweep orphaned containers")
+        removed = sweep_work_dirs(self.settings)
+        if removed:
+            log.info("removed %s job folders left by a crash", removed)
+
+    def _deadline_for(self, slug: str) -> float:
+        try:
+            return hard_deadline_seconds(find_exercise(self.settings, slug).exercise)
+        except UnknownExercise:
+            return _FALLBACK_DEADLINE
+
+    def _work(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            try:
+                with Session(self.engine) as session:
+                    claim = queue.claim_next(
+                        session,
+                        worker_id=worker_id,
+                        lease_seconds=self.lease_seconds,
+                        deadline_seconds=self._deadline_for,
+                    )
+            except Exception:
+                log.exception("could not claim a job")
+                claim = None
+            if claim is None:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+                continue
+            with self._lock:
+                self._active[worker_id] = claim
+            try:
+                self._process(claim)
+            finally:
+                with self._lock:
+                    self._active.pop(worker_id, None)
+                self.processed += 1
+
+    def _process(self, claim: queue.Claim) -> None:
+        def on_phase(status: SubmissionStatus) -> None:
+            with Session(self.engine) as session:
+                if not queue.record_phase(session, claim, status):
+                    raise ClaimLost(f"submission {claim.submission_id} was taken over")
+
+        log.info("grading submission %s (attempt %s)", claim.submission_id, claim.attempts)
+        try:
+            outcome = self.grade(
+                Path(claim.source_dir),
+                claim.exercise_slug,
+                self.settings,
+                on_phase=on_phase,
+                submission_id=claim.submission_id,
+            )
+        except Exception as exc:
+            log.exception("grading submission %s crashed", claim.submission_id)
+            outcome = GradeOutcome(SubmissionStatus.ERROR, log_excerpt=f"{exc!r}")
+        finished = utcnow()
+        with Session(self.engine) as session:
+            if outcome.status == SubmissionStatus.ERROR:
+                status = queue.fail_over(
+                    session,
+                    claim,
+                    detail=outcome.log_excerpt or "platform error",
+                    max_attempts=self.settings.job_attempts,
+                    phase_seconds=outcome.phase_seconds,
+                )
+                log.warning("submission %s: platform error, now %s", claim.submission_id, status)
+                return
+            stored = queue.complete(
+                session,
+                claim,
+                queue.FinalResult(
+                    status=outcome.status,
+                    score=outcome.score,
+                    max_score=outcome.max_score,
+                    result_json=outcome.result.model_dump_json() if outcome.result else None,
+                    learner_message=outcome.learner_message,
+                    log_excerpt=outcome.log_excerpt,
+                    phase_seconds=outcome.phase_seconds,
+                ),
+                finished_at=finished,
+            )
+            if not stored:
+                log.warning("submission %s: result dropped, claim lost", claim.submission_id)
+
+    def _supervise(self) -> None:
+        last_watchdog = 0.0
+        while not self._stopping.wait(min(self.lease_seconds / 3, self.watchdog_seconds)):
+            with self._lock:
+                claims = list(self._active.values())
+            try:
+                with Session(self.engine) as session:
+                    for claim in claims:
+                        queue.heartbeat(session, claim, lease_seconds=self.lease_seconds)
+                    if time.monotonic() - last_watchdog >= self.watchdog_seconds:
+                        last_watchdog = time.monotonic()
+                        for submission_id, status in queue.recover_expired(
+                            session, max_attempts=self.settings.job_attempts
+                        ):
+                            log.warning("watchdog: submission %s now %s", submission_id, status)
+                            self._wake.set()
+            except Exception:
+                log.exception("watchdog pass failed")
