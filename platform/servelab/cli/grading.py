@@ -1,7 +1,159 @@
-"""CLI: grade, runtime build/check. Owned by the grading engine."""
+"""CLI: grade, worker (and runtime build/check). Owned by the grading engine."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from servelab.db.models.grading import SubmissionStatus
+from servelab.grading.pipeline import GradeOutcome, UnknownExercise, find_exercise, grade_directory
+from servelab.grading.results import ResultDocument
+from servelab.settings import get_settings
+
+_PHASE_TEXT = {
+    SubmissionStatus.PREPARING: "Preparing (copying the folder, checking requirements.txt)",
+    SubmissionStatus.TRAINING: "Training (python train.py in the sandbox)",
+    SubmissionStatus.STARTING: "Starting the service (waiting until it is healthy)",
+    SubmissionStatus.TESTING: "Testing (running the hidden checks)",
+}
+EXIT_FAILED = 1
+EXIT_ERROR = 2
+
+
+def grade(
+    directory: Annotated[Path, typer.Argument(help="folder with train.py and main.py")],
+    exercise: Annotated[str, typer.Option("--exercise", "-e", help="exercise slug")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the result document")] = False,
+) -> None:
+    """Grade a folder locally through the same sandboxed pipeline as the web app.
+
+    Exits 0 when graded (whatever the score), 1 when the code failed, 2 on a platform error.
+    """
+    settings = get_settings()
+    err = Console(stderr=True)
+    if not directory.is_dir():
+        err.print(f"[red]{directory} is not a folder.[/red] Give the folder holding train.py.")
+        raise typer.Exit(EXIT_ERROR)
+    try:
+        find_exercise(settings, exercise)
+    except UnknownExercise as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EXIT_ERROR) from None
+
+    if as_json:
+        outcome = grade_directory(directory, exercise, settings)
+        typer.echo(_json_outcome(outcome))
+    else:
+        outcome = _grade_live(directory, exercise, err)
+        _print_outcome(outcome, Console())
+    if outcome.status == SubmissionStatus.FAILED:
+        raise typer.Exit(EXIT_FAILED)
+    if outcome.status == SubmissionStatus.ERROR:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _grade_live(directory: Path, exercise: str, console: Console) -> GradeOutcome:
+    started = {"phase": None, "at": time.monotonic()}
+
+    def close_phase() -> None:
+        if started["phase"] is not None:
+            seconds = time.monotonic() - float(started["at"])  # type: ignore[arg-type]
+            console.print(f"  [green]✓[/green] {started['phase']} [dim]{seconds:.1f} s[/dim]")
+
+    with console.status("Starting…") as status:
+
+        def on_phase(phase: SubmissionStatus) -> None:
+            close_phase()
+            started.update(phase=phase.value, at=time.monotonic())
+            status.update(_PHASE_TEXT.get(phase, phase.value) + "…")
+
+        outcome = grade_directory(directory, exercise, get_settings(), on_phase=on_phase)
+    if outcome.status == SubmissionStatus.GRADED:
+        close_phase()
+    elif started["phase"] is not None:
+        console.print(f"  [red]✗[/red] {started['phase']}")
+    return outcome
+
+
+def _json_outcome(outcome: GradeOutcome) -> str:
+    if outcome.result is not None:
+        return outcome.result.model_dump_json(indent=2)
+    return json.dumps(
+        {
+            "status": outcome.status.value,
+            "message": outcome.learner_message,
+            "log_excerpt": outcome.log_excerpt,
+            "phase_seconds": outcome.phase_seconds,
+        },
+        indent=2,
+    )
+
+
+def _print_outcome(outcome: GradeOutcome, console: Console) -> None:
+    if outcome.status == SubmissionStatus.ERROR:
+        console.print("[red bold]Platform error[/red bold]: ServeLab could not grade this folder.")
+        console.print(outcome.log_excerpt, markup=False)
+        return
+    if outcome.status == SubmissionStatus.FAILED:
+        console.print("[red bold]Failed[/red bold]: " + outcome.learner_message, markup=False)
+        if outcome.log_excerpt:
+            console.rule("log excerpt")
+            console.print(outcome.log_excerpt, markup=False, highlight=False)
+        return
+    assert outcome.result is not None
+    console.print(_result_table(outcome.result))
+    for total in outcome.result.categories:
+        console.print(f"  {total.label}: {total.score:g} / {total.max_score:g}")
+    console.print(f"[bold]{outcome.learner_message}[/bold]")
+    phases = ", ".join(f"{k} {v:.1f} s" for k, v in outcome.phase_seconds.items())
+    console.print(f"[dim]{phases}[/dim]")
+
+
+def _result_table(doc: ResultDocument) -> Table:
+    table = Table(title="Checks", show_lines=False)
+    table.add_column("Category")
+    table.add_column("Check")
+    table.add_column("Score", justify="right")
+    table.add_column("Feedback")
+    for test in doc.tests:
+        mark = "[green]✓[/green]" if test.status == "passed" else "[red]✗[/red]"
+        name = test.name + (" [dim](hidden)[/dim]" if test.visibility != "visible" else "")
+        table.add_row(
+            test.category, f"{mark} {name}", f"{test.score:g}/{test.max_score:g}", test.output
+        )
+    return table
+
+
+def worker(
+    size: Annotated[int, typer.Option(help="worker threads (0: settings.worker_count)")] = 0,
+) -> None:
+    """Run grading workers in the foreground until interrupted; drains running jobs on exit."""
+    from servelab.db.engine import make_engine
+    from servelab.grading.worker import WorkerPool
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    pool = WorkerPool(settings, engine, size=size or None)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    pool.start()
+    typer.echo(f"{pool.size} grading worker(s) running; Ctrl-C to drain and stop.")
+    stop.wait()
+    typer.echo("Draining: waiting for running jobs to finish…")
+    pool.stop()
+    engine.dispose()
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("grade")(grade)
+    app.command("worker")(worker)
