@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     queue_backend: str = "database"  # database | celery
     redis_url: str = "redis://127.0.0.1:6379/0"
     job_attempts: int = 2
+    # The web app runs the grading worker pool in-process; None means on, except in tests.
+    embedded_worker: bool | None = None
 
     @model_validator(mode="after")
     def _derive_and_check(self) -> Settings:
