@@ -33,7 +33,12 @@ def get_user_by_email(session: Session, *, email: str) -> User | None:
 
 
 def create_user(
-    session: Session, *, email: str, password: str, display_name: str = "", role: Role = Role.LEARNER
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    display_name: str = "",
+    role: Role = Role.LEARNER,
 ) -> User:
     email = normalize_email(email)
     if "@" not in email or email.startswith("@") or email.endswith("@") or len(email) > 254:
@@ -72,6 +77,19 @@ def authenticate(session: Session, *, email: str, password: str) -> User | None:
 _DUMMY_HASH = hash_password("not-a-real-password-0")
 
 
+def reset_password(session: Session, *, user: User, password: str) -> None:
+    """Set a new password; every browser session of the user is logged out."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.")
+    if verify_password(user.password_hash, password):
+        return
+    user.password_hash = hash_password(password)
+    session.add(user)
+    for row in session.exec(select(WebSession).where(WebSession.user_id == user.id)).all():
+        session.delete(row)
+    session.commit()
+
+
 def start_web_session(session: Session, *, user: User, days: int) -> tuple[str, WebSession]:
     """Create a login; returns the raw cookie token (never stored) and the row."""
     token = new_token()
@@ -88,7 +106,9 @@ def start_web_session(session: Session, *, user: User, days: int) -> tuple[str, 
 
 
 def resolve_web_session(session: Session, *, token: str) -> tuple[User, WebSession] | None:
-    row = session.exec(select(WebSession).where(WebSession.token_hash == token_digest(token))).first()
+    row = session.exec(
+        select(WebSession).where(WebSession.token_hash == token_digest(token))
+    ).first()
     if row is None or row.expires_at < utcnow():
         return None
     user = session.get(User, row.user_id)
@@ -96,7 +116,9 @@ def resolve_web_session(session: Session, *, token: str) -> tuple[User, WebSessi
 
 
 def end_web_session(session: Session, *, token: str) -> None:
-    row = session.exec(select(WebSession).where(WebSession.token_hash == token_digest(token))).first()
+    row = session.exec(
+        select(WebSession).where(WebSession.token_hash == token_digest(token))
+    ).first()
     if row is not None:
         session.delete(row)
         session.commit()

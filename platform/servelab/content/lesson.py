@@ -60,6 +60,7 @@ class Section:
     title: str
     html: str
     line: int
+    topics: tuple[tuple[str, str], ...] = ()  # (anchor id, heading text) of its `###` headings
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,15 @@ class _Parser:
                 taken[anchor] = line
 
 
+def _topics(raw: _RawSection) -> tuple[tuple[str, str], ...]:
+    tokens = markdown.parse(raw.body)
+    return tuple(
+        (str(token.attrGet("id")), tokens[i + 1].content)
+        for i, token in enumerate(tokens)
+        if token.type == "heading_open" and token.tag == "h3" and token.level == 0
+    )
+
+
 def load_lesson(path: Path) -> Lesson:
     """Load, validate and render lesson.md; raises ContentErrors naming file and line."""
     try:
@@ -380,7 +390,13 @@ def load_lesson(path: Path) -> Lesson:
     if parser.errors or meta is None or example is None:
         raise ContentErrors(parser.errors)
     sections = {
-        s.id: Section(id=s.id, title=s.title, html=markdown.render(s.body), line=s.line)
+        s.id: Section(
+            id=s.id,
+            title=s.title,
+            html=markdown.render(s.body),
+            line=s.line,
+            topics=_topics(s) if s.id != "interview-questions" else (),
+        )
         for s in raw.values()
     }
     anchors = frozenset(taken) | {q.id for q in interview}

@@ -19,6 +19,7 @@ from servelab.db.engine import make_engine
 from servelab.settings import Settings, get_settings
 from servelab.web import metrics
 from servelab.web.deps import CSRF_COOKIE, LoginRequired
+from servelab.web.errors import install_error_handlers
 from servelab.web.routes import ALL_ROUTERS
 
 log = logging.getLogger("servelab.http")
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in ALL_ROUTERS:
         app.include_router(router)
+    install_error_handlers(app)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, _exc: LoginRequired) -> Response:

@@ -9,8 +9,8 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    """Timezone-aware now; stored naive-UTC for SQLite/PostgreSQL portability."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Aware UTC now: sqlmodel stores aware datetimes portably (timestamptz on PostgreSQL)."""
+    return datetime.now(UTC)
 
 
 class Role(StrEnum):

@@ -1,5 +1,183 @@
-"""Routes: auth. Owned by the platform foundation."""
+"""Routes: sign up, log in, log out, and instructors managing accounts."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import RedirectResponse
+from sqlmodel import select
+from starlette.responses import Response
+
+from servelab.accounts import service as accounts
+from servelab.db.models import Role, User
+from servelab.settings import Settings
+from servelab.web.deps import (
+    SESSION_COOKIE,
+    CsrfProtected,
+    InstructorUser,
+    OptionalUser,
+    SessionDep,
+    SettingsDep,
+)
+from servelab.web.templating import render
 
 router = APIRouter()
+
+FormStr = Annotated[str, Form()]
+
+
+def safe_next(value: str | None) -> str:
+    """Only a local path may be a redirect target; anything else goes to the course index."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in value):
+        return "/"
+    return value
+
+
+def _logged_in(response: Response, settings: Settings, token: str) -> Response:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_days * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=settings.https,
+        path="/",
+    )
+    return response
+
+
+def _start(db: SessionDep, settings: Settings, user: User, next_url: str) -> Response:
+    token, _ = accounts.start_web_session(db, user=user, days=settings.session_days)
+    redirect = RedirectResponse(safe_next(next_url), status_code=status.HTTP_303_SEE_OTHER)
+    return _logged_in(redirect, settings, token)
+
+
+@router.get("/signup", include_in_schema=False)
+def signup_form(request: Request, user: OptionalUser, next: str = "/") -> Response:
+    return render(request, "auth/signup.html", {"next": safe_next(next), "form": {}}, user=user)
+
+
+@router.post("/signup", include_in_schema=False, dependencies=[CsrfProtected])
+def signup(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    email: FormStr = "",
+    password: FormStr = "",
+    display_name: FormStr = "",
+    next: FormStr = "/",
+) -> Response:
+    try:
+        user = accounts.create_user(
+            db, email=email, password=password, display_name=display_name, role=Role.LEARNER
+        )
+    except accounts.AccountError as exc:
+        return render(
+            request,
+            "auth/signup.html",
+            {
+                "next": safe_next(next),
+                "error": str(exc),
+                "form": {"email": email, "display_name": display_name},
+            },
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
+    return _start(db, settings, user, next)
+
+
+@router.get("/login", include_in_schema=False)
+def login_form(request: Request, user: OptionalUser, next: str = "/") -> Response:
+    return render(request, "auth/login.html", {"next": safe_next(next), "form": {}}, user=user)
+
+
+@router.post("/login", include_in_schema=False, dependencies=[CsrfProtected])
+def login(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    email: FormStr = "",
+    password: FormStr = "",
+    next: FormStr = "/",
+) -> Response:
+    user = accounts.authenticate(db, email=email, password=password)
+    if user is None:
+        return render(
+            request,
+            "auth/login.html",
+            {
+                "next": safe_next(next),
+                "error": "The email or the password is not right.",
+                "form": {"email": email},
+            },
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
+    return _start(db, settings, user, next)
+
+
+@router.post("/logout", include_in_schema=False, dependencies=[CsrfProtected])
+def logout(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        accounts.end_web_session(db, token=token)
+    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=settings.https
+    )
+    return response
+
+
+def _users_page(
+    request: Request,
+    db: SessionDep,
+    user: User,
+    *,
+    error: str | None = None,
+    created: User | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    users = db.exec(select(User).order_by(User.created_at)).all()
+    return render(
+        request,
+        "auth/users.html",
+        {
+            "users": users,
+            "error": error,
+            "created": created,
+            "form": form or {},
+            "roles": [r.value for r in Role],
+        },
+        user=user,
+        status_code=status_code,
+    )
+
+
+@router.get("/instructor/users", include_in_schema=False)
+def users_page(request: Request, db: SessionDep, user: InstructorUser) -> Response:
+    return _users_page(request, db, user)
+
+
+@router.post("/instructor/users", include_in_schema=False, dependencies=[CsrfProtected])
+def create_account(
+    request: Request,
+    db: SessionDep,
+    user: InstructorUser,
+    email: FormStr = "",
+    password: FormStr = "",
+    display_name: FormStr = "",
+    role: FormStr = Role.INSTRUCTOR.value,
+) -> Response:
+    form = {"email": email, "display_name": display_name, "role": role}
+    try:
+        created = accounts.create_user(
+            db, email=email, password=password, display_name=display_name, role=Role(role)
+        )
+    except ValueError as exc:  # AccountError, or an unknown role
+        message = str(exc) if isinstance(exc, accounts.AccountError) else "Choose a valid role."
+        return _users_page(request, db, user, error=message, form=form, status_code=400)
+    return _users_page(request, db, user, created=created)

@@ -21,7 +21,7 @@ def upgrade() -> None:
         sa.Column("display_name", sa.String(100), nullable=False),
         sa.Column("password_hash", sa.String(255), nullable=False),
         sa.Column("role", sa.String(20), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_user_email", "user", ["email"], unique=True)
     op.create_table(
@@ -32,8 +32,8 @@ def upgrade() -> None:
         sa.Column(
             "user_id", sa.Integer(), sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False
         ),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_web_session_token_hash", "web_session", ["token_hash"], unique=True)
     op.create_index("ix_web_session_user_id", "web_session", ["user_id"])
@@ -46,8 +46,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("prefix", sa.String(12), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("last_used_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_api_token_token_hash", "api_token", ["token_hash"], unique=True)
     op.create_index("ix_api_token_user_id", "api_token", ["user_id"])
