@@ -1,0 +1,243 @@
+"""Helpers and calibrated thresholds for the churn exercise's hidden suite.
+
+Calibrated thresholds live here, next to the numbers measured in CALIBRATION.md.
+Learner feedback never quotes holdout values: only the learner's own outputs and
+the thresholds, which the exercise page states anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import rankdata
+
+from servelab.grading.plugin import feedback
+
+FIELDS = (
+    "customer_id",
+    "tenure_months",
+    "monthly_charges",
+    "support_tickets_90d",
+    "plan",
+    "region",
+)
+PLANS = ("basic", "standard", "premium")
+REGIONS = ("north", "south", "east", "west", "islands")
+NUMERIC = ("tenure_months", "monthly_charges", "support_tickets_90d")
+SPLIT_EARLIEST = date(2025, 7, 1)
+SPLIT_LATEST = date(2025, 12, 1)
+
+# Calibrated in CALIBRATION.md (reference vs mutants).
+PROBABILITY_TOLERANCE = 1e-9  # batch vs singles, permuted ids, repeated calls
+MEAN_RELATIVE_TOLERANCE = 1e-6  # numeric_means vs the training rows' means
+OPTIMISM_TOLERANCE = 0.07  # claimed validation AUC minus holdout AUC
+BASELINE_MARGIN = 0.02  # holdout AUC must beat the grader's baseline by this much
+SLICE_FLOOR = 0.60  # upper end of a slice's 95 % bootstrap interval must reach this
+SLICE_GAP_CEILING = 0.25  # best minus worst slice AUC (point estimates)
+LATENCY_P95_SECONDS = 0.30
+BOOTSTRAP_SEED = 20260101
+BOOTSTRAP_ROUNDS = 400
+
+VALID_RECORD: dict[str, Any] = {
+    "customer_id": 4821,
+    "tenure_months": 14.5,
+    "monthly_charges": 72.4,
+    "support_tickets_90d": 2,
+    "plan": "standard",
+    "region": "north",
+}
+
+
+def fail(message: str, section: str) -> None:
+    """Tell the learner what went wrong and where to read about it, then fail the check."""
+    feedback(message, section=section)
+    pytest.fail(message, pytrace=False)
+
+
+def strict_json(text: str) -> Any:
+    """Parse JSON as the standard defines it: NaN and Infinity are not JSON."""
+
+    def refuse(token: str) -> Any:
+        raise ValueError(f"{token} is not valid JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC through ranks (ties averaged), fast enough for bootstrap rounds."""
+    labels = np.asarray(labels, dtype=bool)
+    positives = int(labels.sum())
+    negatives = labels.size - positives
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def bootstrap_interval(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """95 % percentile interval of the ROC AUC, with a fixed seed so grades are repeatable."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    values = []
+    for _ in range(BOOTSTRAP_ROUNDS):
+        index = rng.integers(0, labels.size, labels.size)
+        value = auc(labels[index], scores[index])
+        if not math.isnan(value):
+            values.append(value)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Request bodies for the rows of a data frame, with JSON-native types."""
+    return [
+        {
+            "customer_id": int(row.customer_id),
+            "tenure_months": float(row.tenure_months),
+            "monthly_charges": float(row.monthly_charges),
+            "support_tickets_90d": int(row.support_tickets_90d),
+            "plan": str(row.plan),
+            "region": str(row.region),
+        }
+        for row in frame.itertuples(index=False)
+    ]
+
+
+def prediction_problem(body: Any) -> str | None:
+    """What is wrong with one prediction object, or None when it follows the contract."""
+    if not isinstance(body, dict):
+        return "a prediction is not a JSON object"
+    expected = {"churn_probability", "churned", "model_version"}
+    if set(body) != expected:
+        return f"a prediction has keys {sorted(body)}, the contract says {sorted(expected)}"
+    p = body["churn_probability"]
+    if isinstance(p, bool) or not isinstance(p, int | float) or not math.isfinite(p):
+        return "churn_probability is not a finite number"
+    if not 0.0 <= p <= 1.0:
+        return "churn_probability is outside [0, 1]"
+    if not isinstance(body["churned"], bool):
+        return "churned is not a JSON boolean"
+    if body["churned"] != (p >= 0.5):
+        return "churned does not equal churn_probability >= 0.5"
+    if not isinstance(body["model_version"], str) or not body["model_version"]:
+        return "model_version is not a non-empty string"
+    return None
+
+
+@dataclass
+class Scored:
+    """The learner's probabilities for a list of records, or why they could not be had."""
+
+    probabilities: np.ndarray | None
+    problem: str | None = None
+
+    def require(self) -> np.ndarray:
+        if self.probabilities is None:
+            fail(
+                "The grader could not get predictions for its held-out customers: "
+                f"{self.problem}. Every quality check needs them, so this check cannot pass.",
+                "data-contract",
+            )
+        assert self.probabilities is not None
+        return self.probabilities
+
+
+def score_records(client: httpx.Client, bodies: Sequence[dict[str, Any]]) -> Scored:
+    """Probabilities for `bodies`, through /predict/batch in chunks, else one by one."""
+    out: list[float] = []
+    for start in range(0, len(bodies), 500):
+        chunk = list(bodies[start : start + 500])
+        got = _score_batch(client, chunk)
+        if got is None:
+            got = _score_singly(client, chunk)
+        if isinstance(got, str):
+            return Scored(None, got)
+        out.extend(got)
+    return Scored(np.array(out, dtype=float))
+
+
+def _score_batch(client: httpx.Client, chunk: list[dict[str, Any]]) -> list[float] | None:
+    try:
+        response = client.post("/predict/batch", json={"instances": chunk})
+        predictions = strict_json(response.text)["predictions"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+    if response.status_code != 200 or not isinstance(predictions, list):
+        return None
+    if len(predictions) != len(chunk) or any(prediction_problem(p) for p in predictions):
+        return None
+    return [float(p["churn_probability"]) for p in predictions]
+
+
+def _score_singly(client: httpx.Client, chunk: list[dict[str, Any]]) -> list[float] | str:
+    out = []
+    for body in chunk:
+        try:
+            response = client.post("/predict", json=body)
+            payload = strict_json(response.text)
+        except httpx.HTTPError as exc:
+            return f"a request to /predict failed ({type(exc).__name__})"
+        except ValueError:
+            return "/predict answered with a body that is not valid JSON"
+        if response.status_code != 200:
+            return f"/predict answered a valid request with HTTP {response.status_code}"
+        problem = prediction_problem(payload)
+        if problem:
+            return problem
+        out.append(float(payload["churn_probability"]))
+    return out
+
+
+@dataclass
+class CardResponse:
+    card: dict[str, Any] | None
+    problem: str | None = None
+
+
+def card_value(card: dict[str, Any], *path: str) -> Any:
+    """card[path...], or a failed check naming the missing key."""
+    value: Any = card
+    for depth, key in enumerate(path):
+        if not isinstance(value, dict) or key not in value:
+            fail(
+                f"The model card has no `{'.'.join(path[: depth + 1])}`; the contract on the "
+                "exercise page lists every key it must have.",
+                "model-card",
+            )
+        value = value[key]
+    return value
+
+
+def card_number(card: dict[str, Any], *path: str) -> float:
+    value = card_value(card, *path)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        fail(f"The model card's `{'.'.join(path)}` is not a finite number.", "model-card")
+    return float(value)
+
+
+def card_split(card: dict[str, Any]) -> date:
+    """The validation_start the learner declared, checked against the allowed window."""
+    raw = card_value(card, "split", "validation_start")
+    try:
+        start = date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
+    except ValueError:
+        start = None
+    if start is None:
+        fail("The model card's `split.validation_start` is not a YYYY-MM-DD date.", "model-card")
+    assert start is not None
+    if not SPLIT_EARLIEST <= start <= SPLIT_LATEST:
+        fail(
+            f"`split.validation_start` is {start.isoformat()}, outside the allowed window "
+            f"{SPLIT_EARLIEST.isoformat()} to {SPLIT_LATEST.isoformat()}. A temporal split "
+            "needs enough months on each side to train and to validate honestly.",
+            "temporal-split",
+        )
+    return start

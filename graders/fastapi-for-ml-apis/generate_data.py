@@ -1,0 +1,170 @@
+"""Generate the churn exercise's public train.csv and hidden holdout.csv.
+
+Deterministic: a fixed seed, numpy's PCG64 stream and explicit number formatting, so
+the committed files can be reproduced byte for byte (tests/exercise checks it).
+
+The traps the graders rely on are made here, on purpose:
+- customer_id: in train.csv the extract put churned customers late, so ids rise with
+  churn; in the holdout ids are assigned at random and carry no signal.
+- retention_offer_sent: sent mostly *after* a customer had decided to leave, so it is
+  strongly predictive in both files but unknown when a prediction is requested.
+- islands: 2 to 3 % of customers, whose churn follows other drivers (long-tenure,
+  expensive customers leave for a local competitor); a model that never saw them
+  ranks them backwards.
+- time: prices rise through the year, so means over the whole file differ from
+  means over the rows before a temporal validation split.
+- drift: the holdout (Q1 2026) continues the price trend with a slightly higher
+  base churn rate.
+
+Usage: python generate_data.py [--train PATH] [--holdout PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+SEED = 20250101
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+DEFAULT_TRAIN = REPO / "exercises" / "fastapi-for-ml-apis" / "data" / "train.csv"
+DEFAULT_HOLDOUT = HERE / "data" / "holdout.csv"
+
+COLUMNS = [
+    "customer_id",
+    "snapshot_date",
+    "tenure_months",
+    "monthly_charges",
+    "support_tickets_90d",
+    "plan",
+    "region",
+    "retention_offer_sent",
+    "churned",
+]
+PLANS = ["basic", "standard", "premium"]
+PLAN_WEIGHTS = [0.45, 0.35, 0.20]
+PLAN_PRICE = {"basic": 35.0, "standard": 65.0, "premium": 95.0}
+PLAN_EFFECT = {"basic": 0.35, "standard": 0.0, "premium": -0.35}
+REGIONS = ["north", "south", "east", "west", "islands"]
+REGION_EFFECT = {"north": 0.0, "south": 0.15, "east": -0.10, "west": 0.05, "islands": 0.0}
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _customers(
+    rng: np.random.Generator,
+    n: int,
+    start: dt.date,
+    end: dt.date,
+    islands_share: float,
+    base_shift: float,
+) -> dict[str, np.ndarray]:
+    days = (end - start).days + 1
+    day_offset = rng.integers(0, days, size=n)
+    dates = np.array([start + dt.timedelta(days=int(d)) for d in day_offset])
+    # Months since 2025-01-01 drive the price trend across both files.
+    months = np.array([(d - dt.date(2025, 1, 1)).days / 30.44 for d in dates])
+
+    others_share = (1.0 - islands_share) / 4.0
+    region_p = [others_share] * 4 + [islands_share]
+    region = rng.choice(REGIONS, size=n, p=region_p)
+    plan = rng.choice(PLANS, size=n, p=PLAN_WEIGHTS)
+    islands = region == "islands"
+
+    tenure = rng.exponential(22.0, size=n)
+    tenure = np.minimum(tenure, 119.0)
+    base_price = np.array([PLAN_PRICE[p] for p in plan])
+    charges = base_price * (1.0 + 0.012 * months) + rng.normal(0.0, 9.0, size=n)
+    charges = np.maximum(charges, 12.0)
+    tickets = rng.poisson(np.where(islands, 1.6, 1.2))
+
+    plan_eff = np.array([PLAN_EFFECT[p] for p in plan])
+    region_eff = np.array([REGION_EFFECT[r] for r in region])
+    mainland_logit = (
+        -0.55 - 0.055 * tenure + 0.42 * tickets + 0.020 * (charges - 65.0) + plan_eff + region_eff
+    )
+    # Islands: loyal newcomers, long-standing customers poached by a local competitor.
+    islands_logit = -1.2 + 0.045 * tenure - 0.35 * tickets + 0.012 * (charges - 65.0)
+    logit = np.where(islands, islands_logit, mainland_logit) + base_shift
+    churned = (rng.random(n) < _sigmoid(logit)).astype(int)
+
+    # Offers go mostly to customers who already told us they were leaving.
+    offer_p = np.where(churned == 1, 0.72, 0.06)
+    offer = (rng.random(n) < offer_p).astype(int)
+    return {
+        "snapshot_date": dates,
+        "tenure_months": tenure,
+        "monthly_charges": charges,
+        "support_tickets_90d": tickets,
+        "plan": plan,
+        "region": region,
+        "retention_offer_sent": offer,
+        "churned": churned,
+    }
+
+
+def _train_ids(rng: np.random.Generator, churned: np.ndarray) -> np.ndarray:
+    """The extract appended churned accounts late: id order follows churn, noisily."""
+    key = churned * 1.0 + rng.random(churned.size) * 1.6
+    order = np.argsort(key, kind="stable")
+    ids = np.empty(churned.size, dtype=int)
+    ids[order] = np.arange(1, churned.size + 1)
+    return ids
+
+
+def _holdout_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.choice(np.arange(10_001, 90_001), size=n, replace=False)
+
+
+def _write(path: Path, ids: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+    order = sorted(range(ids.size), key=lambda i: (cols["snapshot_date"][i], int(ids[i])))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for i in order:
+            writer.writerow(
+                [
+                    int(ids[i]),
+                    cols["snapshot_date"][i].isoformat(),
+                    f"{cols['tenure_months'][i]:.1f}",
+                    f"{cols['monthly_charges'][i]:.2f}",
+                    int(cols["support_tickets_90d"][i]),
+                    cols["plan"][i],
+                    cols["region"][i],
+                    int(cols["retention_offer_sent"][i]),
+                    int(cols["churned"][i]),
+                ]
+            )
+
+
+def generate(train_path: Path, holdout_path: Path, seed: int = SEED) -> None:
+    """Write both CSV files; the same seed always gives the same bytes."""
+    rng = np.random.default_rng(seed)
+    train = _customers(
+        rng, 5000, dt.date(2025, 1, 1), dt.date(2025, 12, 31), islands_share=0.025, base_shift=0.0
+    )
+    holdout = _customers(
+        rng, 4000, dt.date(2026, 1, 1), dt.date(2026, 3, 31), islands_share=0.03, base_shift=0.1
+    )
+    _write(train_path, _train_ids(rng, train["churned"]), train)
+    _write(holdout_path, _holdout_ids(rng, 4000), holdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=Path, default=DEFAULT_TRAIN)
+    parser.add_argument("--holdout", type=Path, default=DEFAULT_HOLDOUT)
+    parser.add_argument("--seed", type=int, default=SEED)
+    args = parser.parse_args()
+    generate(args.train, args.holdout, args.seed)
+
+
+if __name__ == "__main__":
+    main()
