@@ -346,8 +346,23 @@ def load_quiz(path: Path) -> Quiz:
         return Quiz.model_validate(data)
     except ValidationError as exc:
         raise ContentErrors(
-            [ContentError(path, _locate(text, err["loc"]), _message(err)) for err in exc.errors()]
+            [
+                ContentError(path, _locate(text, _with_named_key(err)), _message(err))
+                for err in exc.errors()
+            ]
         ) from exc
+
+
+def _with_named_key(err: Any) -> tuple[str | int, ...]:
+    """A question-level error whose message starts with a key points at that key's line."""
+    loc = tuple(err["loc"])
+    parts = _without_tag(loc)
+    if len(parts) == 2 and parts[0] == "questions":
+        first = str(err.get("msg", "")).removeprefix("Value error, ").split(" ")[0]
+        key = "options" if first == "option" else first
+        if key in ("answer", "answers", "accepted", "options"):
+            return (*loc, key)
+    return loc
 
 
 def _message(err: Any) -> str:
