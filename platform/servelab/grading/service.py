@@ -1,0 +1,319 @@
+"""Glue between the web app and the grading queue: accept, show and regrade submissions.
+
+A submission is unpacked into a fresh folder of its own under `settings.submissions_dir`
+(a random name, so no request can aim at another learner's folder), then persisted and
+queued in one commit: a worker never sees a row whose files are not there yet.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session, col, func, select
+
+from servelab.content.exercise import Exercise
+from servelab.content.loader import Course
+from servelab.db.models import User
+from servelab.db.models.grading import (
+    RUNNING_STATUSES,
+    Submission,
+    SubmissionEvent,
+    SubmissionStatus,
+)
+from servelab.grading import queue
+from servelab.grading.archive import MAX_COMPRESSED, ArchiveError, extract_zip, write_files
+from servelab.grading.results import ResultDocument, ResultError, learner_view, parse_result
+from servelab.settings import Settings
+
+# How many submissions one person may have waiting or running at once.
+MAX_ACTIVE_SUBMISSIONS = 3
+# Editor files a learner may send from the browser (anything else belongs in a zip).
+EDITOR_FILES = ("train.py", "main.py", "requirements.txt")
+ACTIVE_STATUSES = frozenset({SubmissionStatus.QUEUED, *RUNNING_STATUSES})
+
+
+class SubmissionRefused(Exception):
+    """A submission that cannot be accepted; `message` is for the learner, as is."""
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+def exercise_folder(course: Course, slug: str) -> Path:
+    return course.root / slug
+
+
+def get_exercise(course: Course, slug: str) -> Exercise:
+    exercise = course.exercises.get(slug)
+    if exercise is None:
+        known = ", ".join(sorted(course.exercises)) or "none yet"
+        raise SubmissionRefused(
+            f"There is no exercise called '{slug[:100]}'. Known exercises: {known}.", 404
+        )
+    return exercise
+
+
+def starter_files(course: Course, slug: str) -> dict[str, Path]:
+    """The starter's regular files (relative name -> path); links and junk are left out."""
+    exercise = get_exercise(course, slug)
+    root = (exercise_folder(course, slug) / exercise.starter).resolve()
+    files: dict[str, Path] = {}
+    if not root.is_dir():
+        return files
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            continue
+        if path.is_symlink() or not path.is_file() or path.suffix == ".pyc":
+            continue
+        if not path.resolve().is_relative_to(root):
+            continue
+        files[rel.as_posix()] = path
+    return files
+
+
+def starter_zip(course: Course, slug: str) -> bytes:
+    """The starter folder as a .zip whose files sit at the top level, ready to edit and submit."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, path in starter_files(course, slug).items():
+            archive.writestr(
+                zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0)), path.read_bytes()
+            )
+    return buffer.getvalue()
+
+
+def starter_texts(course: Course, slug: str) -> dict[str, str]:
+    """The editor's initial contents: the starter's train.py, main.py and requirements.txt."""
+    files = starter_files(course, slug)
+    return {
+        name: files[name].read_text(encoding="utf-8") if name in files else ""
+        for name in EDITOR_FILES
+    }
+
+
+def active_count(session: Session, *, user_id: int) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(Submission)
+        .where(Submission.user_id == user_id)
+        .where(col(Submission.status).in_(list(ACTIVE_STATUSES)))
+    )
+    return int(session.exec(stmt).one())
+
+
+def _accept(
+    session: Session,
+    *,
+    settings: Settings,
+    course: Course,
+    user: User,
+    exercise_slug: str,
+    unpack: Callable[[Path], list[str]],
+) -> Submission:
+    get_exercise(course, exercise_slug)
+    assert user.id is not None
+    if active_count(session, user_id=user.id) >= MAX_ACTIVE_SUBMISSIONS:
+        raise SubmissionRefused(
+            f"You already have {MAX_ACTIVE_SUBMISSIONS} submissions waiting or being graded. "
+            "Wait for one of them to finish, then submit again.",
+            429,
+        )
+    settings.submissions_dir.mkdir(parents=True, exist_ok=True)
+    folder = settings.submissions_dir / f"{user.id}-{secrets.token_hex(12)}"
+    folder.mkdir(mode=0o755)
+    try:
+        names = unpack(folder)
+        missing = [name for name in ("train.py", "main.py") if name not in names]
+        if missing:
+            raise ArchiveError(
+                f"The submission has no {' and no '.join(missing)} at its top level. "
+                "It needs train.py (trains the model) and main.py (defines `app`)."
+            )
+        return queue.enqueue_submission(
+            session, user_id=user.id, exercise_slug=exercise_slug, source_dir=str(folder)
+        )
+    except ArchiveError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise SubmissionRefused(str(exc), 400) from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def create_submission_from_zip(
+    session: Session,
+    *,
+    settings: Settings,
+    course: Course,
+    user: User,
+    exercise_slug: str,
+    data: bytes,
+) -> Submission:
+    """Check and unpack an uploaded .zip, then persist and queue it."""
+    if not data:
+        raise SubmissionRefused("Choose a .zip file of your submission folder to upload.")
+    return _accept(
+        session,
+        settings=settings,
+        course=course,
+        user=user,
+        exercise_slug=exercise_slug,
+        unpack=lambda folder: extract_zip(data, folder),
+    )
+
+
+def create_submission_from_files(
+    session: Session,
+    *,
+    settings: Settings,
+    course: Course,
+    user: User,
+    exercise_slug: str,
+    files: dict[str, str],
+) -> Submission:
+    """Write files sent as text (browser editor, JSON API), then persist and queue them."""
+    files = {name: text.replace("\r\n", "\n") for name, text in files.items()}
+    if not files.get("requirements.txt", "x").strip():
+        files.pop("requirements.txt")
+    total = sum(len(text.encode("utf-8", "surrogatepass")) for text in files.values())
+    if total > MAX_COMPRESSED:
+        raise SubmissionRefused(
+            f"The files add up to {total / 2**20:.1f} MiB; the limit is "
+            f"{MAX_COMPRESSED // 2**20} MiB. Leave data and trained models out.",
+            413,
+        )
+
+    def unpack(folder: Path) -> list[str]:
+        try:
+            return write_files(files, folder)
+        except UnicodeEncodeError:
+            raise ArchiveError("The files contain text that is not valid UTF-8.") from None
+
+    return _accept(
+        session,
+        settings=settings,
+        course=course,
+        user=user,
+        exercise_slug=exercise_slug,
+        unpack=unpack,
+    )
+
+
+def visible_submission(session: Session, *, user: User, submission_id: int) -> Submission | None:
+    """The submission if `user` may see it (their own, or any for instructors), else None."""
+    submission = queue.get_submission(session, submission_id=submission_id)
+    if submission is None:
+        return None
+    if submission.user_id != user.id and not user.is_instructor:
+        return None
+    return submission
+
+
+def list_submissions(
+    session: Session, *, user_id: int | None = None, exercise_slug: str | None = None
+) -> list[Submission]:
+    """Newest first, filtered by owner and/or exercise."""
+    stmt = select(Submission).order_by(
+        col(Submission.requested_at).desc(), col(Submission.id).desc()
+    )
+    if user_id is not None:
+        stmt = stmt.where(Submission.user_id == user_id)
+    if exercise_slug is not None:
+        stmt = stmt.where(Submission.exercise_slug == exercise_slug)
+    return list(session.exec(stmt).all())
+
+
+def full_result(submission: Submission) -> ResultDocument | None:
+    """The stored result document (instructors only), or None before grading."""
+    if not submission.result_json:
+        return None
+    try:
+        return parse_result(submission.result_json)
+    except ResultError:
+        return None
+
+
+def learner_result(
+    submission: Submission, exercise: Exercise | None, *, now: datetime | None = None
+) -> ResultDocument | None:
+    """What the learner may see: `learner_view`, with after_due checks once past the due date."""
+    doc = full_result(submission)
+    if doc is None:
+        return None
+    return learner_view(doc, due=exercise.due if exercise else None, now=now)
+
+
+def learner_log_excerpt(submission: Submission) -> str:
+    """The log excerpt is the learner's own output only when their code failed.
+
+    On a platform error it holds the platform's diagnostics, which are for instructors.
+    """
+    if submission.status == SubmissionStatus.FAILED:
+        return submission.log_excerpt or ""
+    return ""
+
+
+def phase_seconds(submission: Submission) -> dict[str, float]:
+    if not submission.phase_seconds_json:
+        return {}
+    try:
+        data = json.loads(submission.phase_seconds_json)
+    except ValueError:
+        return {}
+    return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float)}
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    status: str
+    at: datetime
+    detail: str
+
+
+def timeline(session: Session, *, submission_id: int, with_details: bool) -> list[TimelineStep]:
+    """Stored transitions, oldest first; details (worker names, platform errors) for instructors."""
+    return [
+        TimelineStep(event.status, event.at, event.detail if with_details else "")
+        for event in queue.get_events(session, submission_id=submission_id)
+    ]
+
+
+def latest_event_id(session: Session, *, submission_id: int) -> int:
+    stmt = select(func.max(SubmissionEvent.id)).where(
+        SubmissionEvent.submission_id == submission_id
+    )
+    return int(session.exec(stmt).one() or 0)
+
+
+def regrade(session: Session, *, submission_id: int, by: User) -> Submission:
+    """Queue a finished submission again; refused while it is still queued or running."""
+    try:
+        return queue.requeue(
+            session, submission_id=submission_id, reason=f"regrade requested by {by.email}"
+        )
+    except queue.QueueError as exc:
+        raise SubmissionRefused(f"Cannot regrade: {exc}.", 409) from None
+
+
+def regrade_exercise(session: Session, *, exercise_slug: str, by: User) -> tuple[int, int]:
+    """Queue every finished submission of an exercise again; returns (queued, skipped)."""
+    queued = skipped = 0
+    for submission in list_submissions(session, exercise_slug=exercise_slug):
+        assert submission.id is not None
+        if submission.status in ACTIVE_STATUSES:
+            skipped += 1
+            continue
+        regrade(session, submission_id=submission.id, by=by)
+        queued += 1
+    return queued, skipped

@@ -1,0 +1,180 @@
+"""A small course for the grading web tests, built in a temporary folder.
+
+It holds one exercise, `tiny`: the foundation's valid fixture lesson plus the grading
+engine's tiny-regression exercise (instructions, starter, data) and its hidden grader
+suite. The starter also gets a few things that must never reach a learner's download.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlmodel import Session
+
+from servelab.db.models import User
+from servelab.db.models.grading import Submission, SubmissionEvent, SubmissionStatus
+from servelab.grading.results import (
+    CheckStatus,
+    FeedbackNote,
+    ResultDocument,
+    Table,
+    TestResult,
+    Visibility,
+)
+from servelab.settings import PROJECT_ROOT, Settings
+
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
+TINY = FIXTURES / "course" / "exercises" / "tiny-regression"
+TINY_GRADERS = FIXTURES / "course" / "graders" / "tiny-regression"
+SLUG = "tiny"
+HIDDEN_MARKER = "HIDDEN-ASSERTION-TEXT-42"
+
+
+def build_course(root: Path, *, due: str | None = None) -> tuple[Path, Path]:
+    """Write exercises/tiny and graders/tiny under root; returns (exercises_dir, graders_dir)."""
+    exercises = root / "exercises"
+    graders = root / "graders"
+    folder = exercises / SLUG
+    shutil.copytree(FIXTURES / "content" / "valid" / SLUG, folder)
+    shutil.copytree(TINY / "starter", folder / "starter")
+    shutil.copytree(TINY / "data", folder / "data")
+    shutil.copy(TINY / "exercise.md", folder / "exercise.md")
+    toml = (TINY / "exercise.toml").read_text(encoding="utf-8")
+    if due:
+        toml = toml.replace('health_path = "/health"', f'health_path = "/health"\ndue = {due}')
+    (folder / "exercise.toml").write_text(toml, encoding="utf-8")
+    shutil.copytree(TINY_GRADERS, graders / SLUG)
+    # Things a starter download must leave out.
+    (folder / "starter" / "__pycache__").mkdir()
+    (folder / "starter" / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    (folder / "starter" / "leak.py").symlink_to(graders / SLUG / "test_tiny.py")
+    return exercises, graders
+
+
+def course_settings(tmp_path: Path, **overrides: object) -> Settings:
+    exercises, graders = build_course(tmp_path / "course", due=overrides.pop("due", None))  # type: ignore[arg-type]
+    return Settings(
+        environment="test",
+        var_dir=tmp_path / "var",
+        exercises_dir=exercises,
+        graders_dir=graders,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def make_zip(files: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def starter_zip() -> bytes:
+    return make_zip({p.name: p.read_bytes() for p in (TINY / "starter").iterdir() if p.is_file()})
+
+
+def sample_result() -> ResultDocument:
+    """A result with one check of each visibility, feedback, a table and raw output."""
+    tests = [
+        TestResult(
+            name="health answers",
+            score=10,
+            max_score=10,
+            status=CheckStatus.PASSED,
+            category="contract",
+            visibility=Visibility.VISIBLE,
+            tables=[Table(name="Error per slice", rows=[{"slice": "low x", "mae": 0.125}])],
+            nodeid="test_tiny.py::test_health",
+            instructor_output="raw pytest output for health",
+        ),
+        TestResult(
+            name="rejects NaN",
+            score=0,
+            max_score=10,
+            status=CheckStatus.FAILED,
+            category="contract",
+            visibility=Visibility.VISIBLE,
+            feedback=[
+                FeedbackNote(
+                    message="POST /predict accepted NaN; return 422 for non-finite numbers.",
+                    section="nan-and-infinity",
+                )
+            ],
+            nodeid="test_tiny.py::test_nan",
+            instructor_output=f"AssertionError: {HIDDEN_MARKER} expected 422 got 200",
+        ),
+        TestResult(
+            name="secret holdout check",
+            score=5,
+            max_score=20,
+            status=CheckStatus.FAILED,
+            category="baseline",
+            visibility=Visibility.HIDDEN,
+            nodeid="test_tiny.py::test_secret",
+            instructor_output="holdout value 0.8123",
+        ),
+        TestResult(
+            name="after due check",
+            score=10,
+            max_score=10,
+            status=CheckStatus.PASSED,
+            category="baseline",
+            visibility=Visibility.AFTER_DUE,
+            nodeid="test_tiny.py::test_after_due",
+        ),
+    ]
+    return ResultDocument(
+        tests=tests, instructor_output="whole pytest session output", suite_errors=["boom"]
+    ).with_totals({"contract": "API contract", "baseline": "Beats the baseline"})
+
+
+def store_submission(
+    session: Session,
+    user: User,
+    *,
+    status: SubmissionStatus = SubmissionStatus.GRADED,
+    result: ResultDocument | None = None,
+    log_excerpt: str = "",
+    learner_message: str = "",
+    slug: str = SLUG,
+    requested_at: datetime | None = None,
+) -> Submission:
+    """A submission row as the worker leaves it, with its transitions."""
+    now = requested_at or datetime.now(UTC)
+    final = status in (SubmissionStatus.GRADED, SubmissionStatus.FAILED, SubmissionStatus.ERROR)
+    submission = Submission(
+        user_id=user.id,  # type: ignore[arg-type]
+        exercise_slug=slug,
+        status=status,
+        source_dir="/nonexistent",
+        score=result.score if result else None,
+        max_score=result.max_score if result else None,
+        result_json=result.model_dump_json() if result else None,
+        learner_message=learner_message,
+        log_excerpt=log_excerpt,
+        phase_seconds_json=json.dumps({"train": 1.5, "startup": 0.8, "test": 2.25}),
+        requested_at=now,
+        queued_at=now,
+        finished_at=now if final else None,
+        graded_at=now if final else None,
+        updated_at=now,
+        attempts=1,
+    )
+    session.add(submission)
+    session.flush()
+    assert submission.id is not None
+    for state in (SubmissionStatus.QUEUED, SubmissionStatus.PREPARING, status):
+        session.add(
+            SubmissionEvent(
+                submission_id=submission.id, status=state, at=now, detail=f"worker-host-7 {state}"
+            )
+        )
+    session.commit()
+    session.refresh(submission)
+    return submission
