@@ -90,3 +90,86 @@ def login(client: TestClient, user: User) -> None:
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
+
+
+# --- PostgreSQL 15, started by the tests themselves on loopback --------------------------------
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL 15 cluster (initdb + pg_ctl) on a free loopback port.
+
+    As root the server runs as the `postgres` system user (PostgreSQL refuses root).
+    Yields a SQLAlchemy URL for psycopg 3; each test should create its own database.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    available = (PG_BIN / "initdb").exists() and (os.geteuid() != 0 or shutil.which("runuser"))
+    require_service(bool(available), "PostgreSQL 15 (/usr/lib/postgresql/15/bin)")
+    base = Path(tempfile.mkdtemp(prefix="servelab-pg-"))
+    data, sockets = base / "data", base / "sock"
+    sockets.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pg = pwd.getpwnam("postgres")
+        except KeyError:
+            require_service(False, "a 'postgres' system user to run PostgreSQL as")
+        for path in (base, sockets):
+            os.chown(path, pg.pw_uid, pg.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+
+    def run(*args: str) -> None:
+        subprocess.run([*as_user, *args], check=True, capture_output=True, timeout=120)
+
+    run(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "servelab", "-E", "UTF8")
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run(
+        str(PG_BIN / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(base / "log"),
+        "-w",
+        "start",
+    )
+    try:
+        yield f"postgresql+psycopg://servelab@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_db(postgres_url: str) -> str:
+    """A fresh, empty database in the session's PostgreSQL cluster; returns its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"

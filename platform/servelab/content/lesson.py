@@ -170,8 +170,12 @@ class _Parser:
         try:
             data = tomllib.loads(source)
         except tomllib.TOMLDecodeError as exc:
-            m = re.search(r"line (\d+)", str(exc))
-            self.error(int(m.group(1)) + 1 if m else 1, f"invalid TOML in front matter: {exc}")
+            m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+            reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+            where = f" (column {m.group(2)})" if m else ""
+            self.error(
+                int(m.group(1)) + 1 if m else 1, f"invalid TOML in front matter: {reason}{where}"
+            )
             return None, close + 2
         try:
             return LessonMeta.model_validate(data), close + 2
@@ -183,6 +187,11 @@ class _Parser:
                 message = err.message
                 if message.endswith("Field required"):
                     message = message.replace("Field required", "required key is missing")
+                elif "unknown key" in message:
+                    allowed = ", ".join(LessonMeta.model_fields)
+                    message = message.split(" (")[0] + f" (allowed keys: {allowed})"
+                elif message.startswith("updated:"):
+                    message += " (write the date as YYYY-MM-DD, e.g. updated = 2026-11-30)"
                 self.error(err.line or 1, f"front matter {message}")
             return None, close + 2
 
