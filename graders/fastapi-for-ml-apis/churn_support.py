@@ -57,6 +57,31 @@ VALID_RECORD: dict[str, Any] = {
 }
 
 
+class Api:
+    """The learner's service, retrying once when a kept-alive connection was dropped.
+
+    A server that crashed on the previous request may close the connection under the
+    next one; that request is innocent and deserves an answer, not a transport error.
+    """
+
+    def __init__(self, client: Api) -> None:
+        self.client = client
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self.client.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise
+        except httpx.TransportError:
+            return self.client.request(method, path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+
 def fail(message: str, section: str) -> None:
     """Tell the learner what went wrong and where to read about it, then fail the check."""
     feedback(message, section=section)
@@ -150,7 +175,7 @@ class Scored:
         return self.probabilities
 
 
-def score_records(client: httpx.Client, bodies: Sequence[dict[str, Any]]) -> Scored:
+def score_records(client: Api, bodies: Sequence[dict[str, Any]]) -> Scored:
     """Probabilities for `bodies`, through /predict/batch in chunks, else one by one."""
     out: list[float] = []
     for start in range(0, len(bodies), 500):
@@ -164,7 +189,7 @@ def score_records(client: httpx.Client, bodies: Sequence[dict[str, Any]]) -> Sco
     return Scored(np.array(out, dtype=float))
 
 
-def _score_batch(client: httpx.Client, chunk: list[dict[str, Any]]) -> list[float] | None:
+def _score_batch(client: Api, chunk: list[dict[str, Any]]) -> list[float] | None:
     try:
         response = client.post("/predict/batch", json={"instances": chunk})
         predictions = strict_json(response.text)["predictions"]
@@ -177,7 +202,7 @@ def _score_batch(client: httpx.Client, chunk: list[dict[str, Any]]) -> list[floa
     return [float(p["churn_probability"]) for p in predictions]
 
 
-def _score_singly(client: httpx.Client, chunk: list[dict[str, Any]]) -> list[float] | str:
+def _score_singly(client: Api, chunk: list[dict[str, Any]]) -> list[float] | str:
     out = []
     for body in chunk:
         try:

@@ -14,7 +14,7 @@ import pytest
 # The suite's own helpers sit next to it; make them importable whatever pytest's import mode.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from churn_support import CardResponse, Scored, fail, records, score_records, strict_json  # noqa: E402
+from churn_support import Api, CardResponse, Scored, fail, records, score_records, strict_json  # noqa: E402
 
 # --- fixtures -------------------------------------------------------------------------------
 
@@ -30,15 +30,21 @@ def train(public_data: Callable[[str], Path]) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def holdout_scores(service: httpx.Client, holdout: pd.DataFrame) -> Scored:
-    """The learner's probabilities for every holdout row, fetched once per grading."""
-    return score_records(service, records(holdout))
+def api(service: httpx.Client) -> Api:
+    """The learner's service (the plugin's client), retrying dropped connections once."""
+    return Api(service)
 
 
 @pytest.fixture(scope="session")
-def card_response(service: httpx.Client) -> CardResponse:
+def holdout_scores(api: Api, holdout: pd.DataFrame) -> Scored:
+    """The learner's probabilities for every holdout row, fetched once per grading."""
+    return score_records(api, records(holdout))
+
+
+@pytest.fixture(scope="session")
+def card_response(api: Api) -> CardResponse:
     try:
-        response = service.get("/model-card")
+        response = api.get("/model-card")
         body = strict_json(response.text)
     except httpx.HTTPError as exc:
         return CardResponse(None, f"GET /model-card failed ({type(exc).__name__})")

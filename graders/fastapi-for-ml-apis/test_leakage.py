@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +14,7 @@ from churn_support import (
     NUMERIC,
     OPTIMISM_TOLERANCE,
     PROBABILITY_TOLERANCE,
+    Api,
     Scored,
     auc,
     card_number,
@@ -58,7 +58,7 @@ def test_features_exclude_id_and_post_outcome_columns(card: dict[str, Any]) -> N
 
 
 @pytest.mark.points(5)
-def test_predictions_ignore_customer_id(service: httpx.Client, holdout: pd.DataFrame) -> None:
+def test_predictions_ignore_customer_id(api: Api, holdout: pd.DataFrame) -> None:
     """Predictions do not change when customer ids are permuted"""
     sample = holdout.sample(n=200, random_state=11)
     original = records(sample)
@@ -68,8 +68,8 @@ def test_predictions_ignore_customer_id(service: httpx.Client, holdout: pd.DataF
         {**body, "customer_id": int(new_id)}
         for body, new_id in zip(original, permuted_ids, strict=True)
     ]
-    before = score_records(service, original).require()
-    after = score_records(service, permuted).require()
+    before = score_records(api, original).require()
+    after = score_records(api, permuted).require()
     changed = int(np.sum(np.abs(before - after) > PROBABILITY_TOLERANCE))
     if changed:
         fail(

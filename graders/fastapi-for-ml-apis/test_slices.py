@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +11,7 @@ from churn_support import (
     REGIONS,
     SLICE_FLOOR,
     SLICE_GAP_CEILING,
+    Api,
     Scored,
     auc,
     bootstrap_interval,
@@ -103,15 +103,13 @@ def test_gap_between_slices_under_the_ceiling(
 
 
 @pytest.mark.points(4)
-def test_islands_customers_get_valid_predictions(
-    service: httpx.Client, holdout: pd.DataFrame
-) -> None:
+def test_islands_customers_get_valid_predictions(api: Api, holdout: pd.DataFrame) -> None:
     """Islands customers, the rare region, get valid predictions"""
     islands = records(holdout[holdout["region"] == "islands"].head(25))
     assert all(body["region"] in REGIONS for body in islands)
     wrong = 0
     for body in islands:
-        response = service.post("/predict", json=body)
+        response = api.post("/predict", json=body)
         try:
             ok = response.status_code == 200 and not prediction_problem(strict_json(response.text))
         except ValueError:
