@@ -31,7 +31,13 @@ from servelab.grading import service
 from servelab.grading.archive import MAX_COMPRESSED
 from servelab.grading.limits import SandboxLimits
 from servelab.grading.runtime import featured_packages, runtime_packages
-from servelab.web.deps import CsrfProtected, CurrentUser, OptionalUser, SessionDep
+from servelab.web.deps import (
+    CsrfProtected,
+    CurrentUser,
+    OptionalUser,
+    SessionDep,
+    get_current_user,
+)
 from servelab.web.routes import instructor_grading
 from servelab.web.templating import render
 
@@ -59,7 +65,7 @@ def _exercise_or_404(course: Course, slug: str) -> Exercise:
 
 def _too_large(size: int) -> HTTPException:
     return HTTPException(
-        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        status.HTTP_413_CONTENT_TOO_LARGE,
         f"The upload is {size / 2**20:.1f} MiB; the limit is {MAX_COMPRESSED // 2**20} MiB for "
         "the archive. Leave data and trained models out: train.py builds the model from DATA_DIR.",
     )
@@ -85,6 +91,8 @@ async def limit_body(request: Request) -> None:
 
 
 UploadLimit = Depends(limit_body)
+# Resolved first on upload routes, so nobody uploads anything before proving who they are.
+LoggedIn = Depends(get_current_user)
 
 
 @lru_cache(maxsize=32)
@@ -171,7 +179,7 @@ async def _read_upload(value: Any) -> bytes:
 @router.post(
     "/exercises/{slug}/submissions",
     include_in_schema=False,
-    dependencies=[UploadLimit, CsrfProtected],
+    dependencies=[LoggedIn, UploadLimit, CsrfProtected],
 )
 async def submit_form(request: Request, slug: str, user: CurrentUser, db: SessionDep) -> Response:
     """The exercise page's two forms: a .zip upload (source=zip) or the editor (source=editor)."""
@@ -233,7 +241,9 @@ def _api_error(message: str, status_code: int) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status_code)
 
 
-@router.post("/api/submissions", status_code=201, dependencies=[UploadLimit, CsrfProtected])
+@router.post(
+    "/api/submissions", status_code=201, dependencies=[LoggedIn, UploadLimit, CsrfProtected]
+)
 async def api_submit(request: Request, user: CurrentUser, db: SessionDep) -> Response:
     """Submit by API token: JSON `{"exercise", "files": {name: text}}`, or multipart with
     fields `exercise` and `archive` (a .zip)."""
