@@ -124,16 +124,21 @@ def run_hidden_suite(
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         text = _tail(output)
-        if process.returncode not in _SUITE_RAN:
-            raise SuiteError(
-                f"the hidden test suite stopped with pytest exit code {process.returncode}", text
-            )
         try:
             doc = read_result_file(results)
         except ResultError as exc:
+            if process.returncode not in _SUITE_RAN:
+                raise SuiteError(
+                    f"the hidden test suite stopped with pytest exit code {process.returncode}",
+                    text,
+                ) from exc
             raise SuiteError(str(exc), text) from exc
     if doc.suite_errors:
         raise SuiteError("the hidden test suite has errors: " + doc.suite_errors[0][:500], text)
+    if process.returncode not in _SUITE_RAN:
+        raise SuiteError(
+            f"the hidden test suite stopped with pytest exit code {process.returncode}", text
+        )
     if not doc.tests:
         raise SuiteError("the hidden test suite collected no checks", text)
     return doc.model_copy(

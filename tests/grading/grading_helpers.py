@@ -1,0 +1,85 @@
+"""Helpers shared by the grading engine's tests: the tiny fixture course and a host service.
+
+The host service runs a submission with the platform's own Python and uvicorn on a Unix
+socket; it exercises the runner and plugin without Docker. Sandbox and pipeline tests use
+real containers instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlmodel import Session
+
+from servelab.db.models import User
+from servelab.settings import PROJECT_ROOT, Settings
+
+COURSE = PROJECT_ROOT / "tests" / "fixtures" / "course"
+SLUG = "tiny-regression"
+EXERCISE_DIR = COURSE / "exercises" / SLUG
+GRADER_DIR = COURSE / "graders" / SLUG
+SOLUTION = GRADER_DIR / "solution"
+STARTER = EXERCISE_DIR / "starter"
+
+
+def course_settings(var_dir: Path, **overrides: object) -> Settings:
+    """Settings pointing at the fixture course, with their own var folder."""
+    return Settings(
+        environment="test",
+        var_dir=var_dir,
+        exercises_dir=COURSE / "exercises",
+        graders_dir=COURSE / "graders",
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def make_learner(session: Session, email: str = "learner@example.org") -> User:
+    user = User(
+        email=email, display_name="Learner", password_hash="x", created_at=datetime.now(UTC)
+    )
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def copy_submission(source: Path, dest: Path, **replace: str) -> Path:
+    """A copy of a submission folder with some files replaced (name -> new text)."""
+    shutil.copytree(source, dest)
+    for name, text in replace.items():
+        (dest / name.replace("__", ".")).write_text(text, encoding="utf-8")
+    return dest
+
+
+@contextmanager
+def host_service(source: Path) -> Iterator[Path]:
+    """Train `source` and serve it on a Unix socket with the host's Python; yields the socket."""
+    work = Path(tempfile.mkdtemp(prefix="sl-host-"))
+    env = {**os.environ, "DATA_DIR": str(EXERCISE_DIR / "data"), "MODEL_DIR": str(work)}
+    subprocess.run([sys.executable, "train.py"], cwd=source, env=env, check=True, timeout=60)
+    sock = work / "service.sock"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "main:app", "--uds", str(sock), "--log-level", "error"],
+        cwd=source,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not sock.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the host service did not start")
+            time.sleep(0.05)
+        yield sock
+    finally:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
