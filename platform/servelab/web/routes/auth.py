@@ -16,6 +16,7 @@ from servelab.settings import Settings
 from servelab.web.deps import (
     SESSION_COOKIE,
     CsrfProtected,
+    CurrentUser,
     InstructorUser,
     OptionalUser,
     SessionDep,
@@ -181,3 +182,14 @@ def create_account(
         message = str(exc) if isinstance(exc, accounts.AccountError) else "Choose a valid role."
         return _users_page(request, db, user, error=message, form=form, status_code=400)
     return _users_page(request, db, user, created=created)
+
+
+@router.get("/api/me", tags=["api"])
+def whoami(user: CurrentUser) -> dict[str, str | int | None]:
+    """Who the session cookie or bearer token belongs to (used by the CLI to check a token)."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "role": user.role,
+    }
