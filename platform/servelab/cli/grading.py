@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from servelab.db.models.grading import SubmissionStatus
@@ -103,7 +104,7 @@ def _print_outcome(outcome: GradeOutcome, console: Console) -> None:
         console.print(outcome.log_excerpt, markup=False)
         return
     if outcome.status == SubmissionStatus.FAILED:
-        console.print("[red bold]Failed[/red bold]: " + outcome.learner_message, markup=False)
+        console.print("[red bold]Failed[/red bold]: " + escape(outcome.learner_message))
         if outcome.log_excerpt:
             console.rule("log excerpt")
             console.print(outcome.log_excerpt, markup=False, highlight=False)
@@ -125,9 +126,14 @@ def _result_table(doc: ResultDocument) -> Table:
     table.add_column("Feedback")
     for test in doc.tests:
         mark = "[green]✓[/green]" if test.status == "passed" else "[red]✗[/red]"
-        name = test.name + (" [dim](hidden)[/dim]" if test.visibility != "visible" else "")
+        name = escape(test.name)
+        if test.visibility != "visible":
+            name += f" [dim]({test.visibility})[/dim]"
         table.add_row(
-            test.category, f"{mark} {name}", f"{test.score:g}/{test.max_score:g}", test.output
+            escape(test.category),
+            f"{mark} {name}",
+            f"{test.score:g}/{test.max_score:g}",
+            escape(test.output),
         )
     return table
 

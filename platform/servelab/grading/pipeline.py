@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from servelab.content.errors import ContentErrors
 from servelab.content.exercise import Exercise, load_exercise
@@ -210,13 +211,13 @@ def grade_directory(
             with sandbox:
                 notify(SubmissionStatus.TRAINING)
                 phase = sandbox.train()
-                timer.add("train", phase.seconds)
+                _record_phase(timer, "train", phase)
                 if not phase.ok:
                     return _learner_failed(phase, timer)
 
                 notify(SubmissionStatus.STARTING)
                 phase = sandbox.start_service()
-                timer.add("startup", phase.seconds)
+                _record_phase(timer, "startup", phase)
                 if not phase.ok:
                     return _learner_failed(phase, timer)
 
@@ -229,7 +230,8 @@ def grade_directory(
                         exercise=files.exercise,
                         timeout=files.exercise.limits.test_seconds,
                     )
-                service_log = _excerpt(sandbox.service_output())
+                alive = sandbox.service_alive()
+                service_log = _excerpt(alive.output or sandbox.service_output())
         finally:
             with timer("cleanup"):
                 sandbox.close()
@@ -238,6 +240,8 @@ def grade_directory(
             f"Graded: {doc.score:g} of {doc.max_score:g} points "
             f"({passed} of {len(doc.tests)} checks passed)."
         )
+        if not alive.ok:  # e.g. it ran out of memory under the checks: say why checks failed
+            message += "\n" + alive.message
         return GradeOutcome(
             SubmissionStatus.GRADED,
             result=doc,
@@ -262,6 +266,14 @@ def grade_directory(
     finally:
         with timer("cleanup"):
             shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _record_phase(timer: _Timer, name: str, phase: Any) -> None:
+    """The learner's own time for the phase, and the platform's container overheads."""
+    timer.add(name, phase.seconds)
+    for step, seconds in phase.timings.items():
+        if step != "run":
+            timer.add(f"{name}_{step}", seconds)
 
 
 def _learner_failed(phase, timer: _Timer) -> GradeOutcome:  # type: ignore[no-untyped-def]
