@@ -427,3 +427,72 @@ def test_event_stream_follows_a_submission_until_it_is_final(
         ("status", "failed"),
         ("done", "failed"),
     ]
+
+
+def _docker_ready(settings: Settings) -> bool:
+    try:
+        import docker
+
+        from servelab.grading.runtime import image_exists
+
+        client = docker.from_env()
+        client.ping()
+        return image_exists(settings, client)
+    except Exception:
+        return False
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_end_to_end_through_the_api_with_the_embedded_worker_and_docker(
+    client: TestClient, db: Session, make_user, settings: Settings, app
+) -> None:  # type: ignore[no-untyped-def]
+    """Real pipeline: the reference solution gets full marks, a broken one a clear failure."""
+    from grading_web_helpers import TINY_GRADERS
+
+    from conftest import require_service
+    from servelab.grading.worker import WorkerPool
+
+    require_service(
+        _docker_ready(settings), "Docker with the runtime image (servelab runtime build)"
+    )
+    learner = make_user(Role.LEARNER)
+    auth = _bearer(db, learner)
+    solution = {p.name: p.read_text() for p in (TINY_GRADERS / "solution").iterdir() if p.is_file()}
+    broken = {**solution, "train.py": "import pandas as pd\nraise SystemExit('no model today')\n"}
+    ids = []
+    for files in (solution, broken):
+        r = client.post("/api/submissions", json={"exercise": SLUG, "files": files}, headers=auth)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+
+    pool = WorkerPool(settings, app.state.engine, size=1, poll_seconds=0.2)
+    pool.start()
+    try:
+        deadline = time.monotonic() + 400
+        views: dict[int, dict] = {}
+        while time.monotonic() < deadline and len(views) < len(ids):
+            for sid in ids:
+                view = client.get(f"/api/submissions/{sid}", headers=auth).json()
+                if view["final"]:
+                    views[sid] = view
+            time.sleep(0.5)
+    finally:
+        pool.stop(timeout=60)
+    good, bad = views[ids[0]], views[ids[1]]
+    assert good["status"] == "graded", good
+    assert good["score"] == good["max_score"] > 0
+    assert {"training", "starting", "testing", "graded"} <= {e["status"] for e in good["events"]}
+    assert good["result"]["tests"] and all(
+        t["instructor_output"] == "" for t in good["result"]["tests"]
+    )
+    assert bad["status"] == "failed" and bad["result"] is None
+    assert "no model today" in bad["log_excerpt"]
+    login(client, learner)
+    page = client.get(f"/submissions/{ids[1]}", headers=HTML).text
+    assert "no model today" in page and "could not be graded" in page
+    assert _read_events(client, f"/submissions/{ids[0]}/events")[-1] == (
+        "done",
+        {"status": "graded", "page": f"/submissions/{ids[0]}"},
+    )
