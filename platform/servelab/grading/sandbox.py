@@ -1,0 +1,462 @@
+"""Where a submission becomes containers: train it, serve it on a Unix socket, always clean up.
+
+One Sandbox per submission. Every container runs without network, on a read-only root, as a
+non-root user with no capabilities, under memory/CPU/pids/file limits, and carries ServeLab's
+labels so that `sweep_orphans` can remove anything a crashed worker left behind.
+
+MODEL_DIR is a size-capped tmpfs volume. Docker unmounts a tmpfs volume (losing its content)
+when the last container using it stops, so a tiny "holder" container keeps it mounted from
+before training until the sandbox closes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import httpx
+from docker.models.containers import Container
+from docker.types import Mount, Ulimit
+from docker.utils.socket import frames_iter
+
+from servelab.grading import messages
+from servelab.grading.limits import HARD_CAP, SandboxLimits
+from servelab.grading.output import CappedOutput
+from servelab.grading.runtime import LEARNER_UID
+
+__all__ = ["HARD_CAP", "PhaseResult", "Sandbox", "SandboxLimits", "sweep_orphans"]
+
+MANAGED_LABEL = "servelab.managed"
+OWNER_LABEL = "servelab.owner"
+SANDBOX_LABEL = "servelab.sandbox"
+ROLE_LABEL = "servelab.role"
+SOCKET_ROOT = Path(tempfile.gettempdir()) / "servelab-run"
+SOCKET_NAME = "service.sock"
+_CONTAINER_SOCKET_DIR = "/run/servelab"
+_POLL_SECONDS = 0.05
+
+
+@dataclass
+class PhaseResult:
+    """How one phase (train or startup) of a submission went."""
+
+    phase: str  # "train" | "startup"
+    ok: bool
+    reason: str  # "ok" | "exit" | "timeout" | "oom" | "unhealthy" | "crashed"
+    exit_code: int | None
+    seconds: float  # the learner's own time: from container start to end of the phase
+    output: str  # capped: head + tail + "[... N bytes cut ...]"
+    message: str  # learner-facing: what happened and what to do
+    timings: dict[str, float] = field(default_factory=dict)  # create/start/run/remove
+
+
+def _proc_start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _owner_token() -> str:
+    """Who created a resource: host, pid and that pid's start time (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_proc_start_time(os.getpid())}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname():
+        return True  # another host's worker: not ours to judge
+    return pid.isdigit() and _proc_start_time(int(pid)) == started
+
+
+class Sandbox:
+    """Containers, volume and socket directory of one submission; a context manager."""
+
+    def __init__(
+        self,
+        *,
+        source_dir: Path,
+        data_dir: Path,
+        work_dir: Path,
+        limits: SandboxLimits,
+        image: str,
+        labels: dict[str, str] | None = None,
+        client: docker.DockerClient | None = None,
+        health_path: str = "/health",
+    ) -> None:
+        self.source_dir = source_dir.resolve()
+        self.data_dir = data_dir.resolve()
+        self.work_dir = work_dir
+        self.limits = limits.clamped()
+        self.image = image
+        self.health_path = health_path
+        self.client = client or docker.from_env()
+        self.id = secrets.token_hex(6)
+        self.labels = {
+            **(labels or {}),
+            MANAGED_LABEL: "1",
+            SANDBOX_LABEL: self.id,
+            OWNER_LABEL: _owner_token(),
+        }
+        self.socket_dir = SOCKET_ROOT / f"{os.getpid()}-{self.id}"
+        self.socket_path = self.socket_dir / SOCKET_NAME
+        self.volume_name = f"servelab-model-{self.id}"
+        self.timings: dict[str, float] = {}
+        self._containers: dict[str, Container] = {}
+        self._outputs: dict[str, CappedOutput] = {}
+        self._readers: dict[str, threading.Thread] = {}
+        self._volume_ready = False
+        self._closed = False
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- phases ---------------------------------------------------------------------------
+
+    def train(self) -> PhaseResult:
+        """Run `python train.py` with DATA_DIR (read-only) and an empty, writable MODEL_DIR."""
+        self._ensure_model_volume()
+        mounts = [
+            self._bind(self.source_dir, "/submission"),
+            self._bind(self.data_dir, "/data"),
+            Mount("/model", self.volume_name, type="volume", read_only=False, no_copy=True),
+        ]
+        container, timings = self._launch("train", ["python", "train.py"], mounts)
+        started = time.monotonic()
+        timed_out = self._wait(container, self.limits.train_seconds)
+        seconds = time.monotonic() - started
+        state = self._finish("train", container, timings)
+        output = self._outputs["train"].text()
+        reason, exit_code = _classify(state, timed_out)
+        message = messages.train_message(reason, exit_code, output, self.limits)
+        return PhaseResult(
+            "train", reason == "ok", reason, exit_code, seconds, output, message, timings
+        )
+
+    def start_service(self) -> PhaseResult:
+        """Start uvicorn on the socket with MODEL_DIR read-only; wait until health answers 200."""
+        self._ensure_model_volume()
+        SOCKET_ROOT.mkdir(mode=0o700, exist_ok=True)
+        self.socket_dir.mkdir(mode=0o700)
+        try:
+            os.chown(self.socket_dir, LEARNER_UID, LEARNER_UID)
+        except PermissionError:  # a non-root platform: the directory's parent stays private
+            self.socket_dir.chmod(0o777)
+        mounts = [
+            self._bind(self.source_dir, "/submission"),
+            Mount("/model", self.volume_name, type="volume", read_only=True, no_copy=True),
+            Mount(_CONTAINER_SOCKET_DIR, str(self.socket_dir), type="bind", read_only=False),
+        ]
+        command = ["uvicorn", "main:app", "--uds", f"{_CONTAINER_SOCKET_DIR}/{SOCKET_NAME}"]
+        command += ["--no-access-log", "--timeout-graceful-shutdown", "1"]
+        container, timings = self._launch("serve", command, mounts)
+        started = time.monotonic()
+        reason, last_status = self._wait_healthy(container, started)
+        seconds = time.monotonic() - started
+        timings["run"] = seconds
+        exit_code: int | None = None
+        if reason == "ok":
+            output = self._outputs["serve"].text()
+        else:
+            container.reload()
+            reason, exit_code = _startup_reason(container.attrs["State"], reason)
+            output = self._stop_output("serve")
+        message = messages.startup_message(
+            reason, exit_code, output, self.limits, self.health_path, last_status
+        )
+        return PhaseResult(
+            "startup", reason == "ok", reason, exit_code, seconds, output, message, timings
+        )
+
+    def service_output(self) -> str:
+        """The serve container's captured output so far (capped)."""
+        capture = self._outputs.get("serve")
+        return capture.text() if capture else ""
+
+    def service_alive(self) -> PhaseResult:
+        """Whether the service still runs (call after tests): a crash or OOM is explained."""
+        container = self._containers.get("serve")
+        if container is None:
+            return PhaseResult("serve", False, "crashed", None, 0.0, "", "The service never ran.")
+        try:
+            container.reload()
+            state = container.attrs["State"]
+        except docker.errors.NotFound:
+            state = {"Running": False, "ExitCode": None, "OOMKilled": False}
+        if state.get("Running"):
+            return PhaseResult("serve", True, "ok", None, 0.0, self.service_output(), "")
+        reason, exit_code = _startup_reason(state, "crashed")
+        output = self._stop_output("serve")
+        message = messages.serve_message(reason, exit_code, output, self.limits)
+        return PhaseResult("serve", False, reason, exit_code, 0.0, output, message)
+
+    def close(self) -> None:
+        """Kill and remove containers, the model volume and the socket dir; safe to repeat."""
+        if self._closed:
+            return
+        self._closed = True
+        started = time.monotonic()
+        for container in list(self._containers.values()):
+            _remove_container(container)
+        self._containers.clear()
+        for reader in self._readers.values():
+            reader.join(timeout=2)
+        if self._volume_ready:
+            _remove_volume(self.client, self.volume_name)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+        self.timings["cleanup"] = time.monotonic() - started
+
+    # -- containers -----------------------------------------------------------------------
+
+    def _bind(self, source: Path, target: str) -> Mount:
+        return Mount(target, str(source), type="bind", read_only=True)
+
+    def _base_config(self, role: str) -> dict[str, Any]:
+        limits = self.limits
+        threads = str(limits.threads)
+        return {
+            "image": self.image,
+            "user": f"{LEARNER_UID}:{LEARNER_UID}",
+            "working_dir": "/submission",
+            "network_mode": "none",
+            "read_only": True,
+            "tmpfs": {"/tmp": f"rw,nosuid,nodev,noexec,size={limits.tmpfs_bytes},mode=1777"},
+            "mem_limit": limits.memory_bytes,
+            "memswap_limit": limits.memory_bytes,
+            "nano_cpus": limits.nano_cpus,
+            "pids_limit": limits.pids,
+            "ulimits": [
+                Ulimit(name="nofile", soft=limits.nofile, hard=limits.nofile),
+                Ulimit(name="fsize", soft=limits.fsize_bytes, hard=limits.fsize_bytes),
+                Ulimit(name="core", soft=0, hard=0),
+            ],
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "init": True,
+            "log_config": {"type": "none", "config": {}},
+            "labels": {**self.labels, ROLE_LABEL: role},
+            "hostname": "submission",
+            "environment": {
+                "MODEL_DIR": "/model",
+                "HOME": "/tmp",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONUNBUFFERED": "1",
+                "OMP_NUM_THREADS": threads,
+                "OPENBLAS_NUM_THREADS": threads,
+                "MKL_NUM_THREADS": threads,
+                "NUMEXPR_NUM_THREADS": threads,
+                "VECLIB_MAXIMUM_THREADS": threads,
+                "LOKY_MAX_CPU_COUNT": threads,
+            },
+            "detach": True,
+        }
+
+    def _launch(
+        self, role: str, command: list[str], mounts: list[Mount]
+    ) -> tuple[Container, dict[str, float]]:
+        if self._closed:
+            raise RuntimeError("the sandbox is closed")
+        config = self._base_config(role)
+        if role == "train":
+            config["environment"]["DATA_DIR"] = "/data"
+        t0 = time.monotonic()
+        container = self.client.containers.create(command=command, mounts=mounts, **config)
+        self._containers[role] = container
+        t1 = time.monotonic()
+        self._attach(role, container)
+        container.start()
+        t2 = time.monotonic()
+        return container, {"create": t1 - t0, "start": t2 - t1}
+
+    def _attach(self, role: str, container: Container) -> None:
+        """Stream stdout+stderr into a capped buffer; attaching before start misses nothing."""
+        capture = CappedOutput(self.limits.output_bytes)
+        params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
+        sock = self.client.api.attach_socket(container.id, params=params)
+        for candidate in (sock, getattr(sock, "_sock", None)):
+            if candidate is not None and hasattr(candidate, "settimeout"):
+                candidate.settimeout(None)
+
+        def pump() -> None:
+            try:
+                capture.consume(data for _, data in frames_iter(sock, tty=False))
+            except (OSError, ValueError):
+                pass  # the container went away mid-frame; what was read is kept
+            finally:
+                sock.close()
+
+        reader = threading.Thread(target=pump, name=f"sandbox-{self.id}-{role}", daemon=True)
+        reader.start()
+        self._outputs[role] = capture
+        self._readers[role] = reader
+
+    def _wait(self, container: Container, seconds: float) -> bool:
+        """Wait for the container to exit; kill it at the deadline. True when it timed out."""
+        try:
+            container.wait(timeout=seconds)
+            return False
+        except Exception:  # requests raises ReadTimeout or ConnectionError at the deadline
+            _kill(container)
+            container.wait(timeout=30)
+            return True
+
+    def _finish(self, role: str, container: Container, timings: dict[str, float]) -> dict[str, Any]:
+        """Collect exit state and output, then remove the container (it has no more use)."""
+        container.reload()
+        state = dict(container.attrs["State"])
+        self._readers[role].join(timeout=5)
+        t0 = time.monotonic()
+        _remove_container(container)
+        self._containers.pop(role, None)
+        timings["remove"] = time.monotonic() - t0
+        return state
+
+    def _stop_output(self, role: str) -> str:
+        container = self._containers.pop(role, None)
+        if container is not None:
+            _remove_container(container)
+        self._readers[role].join(timeout=5)
+        return self._outputs[role].text()
+
+    def _wait_healthy(self, container: Container, started: float) -> tuple[str, int | None]:
+        deadline = started + self.limits.startup_seconds
+        last_status: int | None = None
+        next_state_check = 0.0
+        transport = httpx.HTTPTransport(uds=str(self.socket_path))
+        with httpx.Client(transport=transport, base_url="http://service", timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                if self.socket_path.exists():
+                    try:
+                        last_status = http.get(self.health_path).status_code
+                        if last_status == 200:
+                            return "ok", last_status
+                    except httpx.HTTPError:
+                        pass
+                now = time.monotonic()
+                if now >= next_state_check:
+                    next_state_check = now + 0.25
+                    container.reload()
+                    if container.status not in ("created", "running"):
+                        return "crashed", last_status
+                time.sleep(_POLL_SECONDS)
+        return "unhealthy", last_status
+
+    def _ensure_model_volume(self) -> None:
+        """Create MODEL_DIR's tmpfs volume and the holder that keeps it mounted."""
+        if self._volume_ready:
+            return
+        options = (
+            f"size={self.limits.model_dir_bytes},uid={LEARNER_UID},gid={LEARNER_UID},mode=0700"
+        )
+        self.client.volumes.create(
+            self.volume_name,
+            driver="local",
+            driver_opts={"type": "tmpfs", "device": "tmpfs", "o": options},
+            labels=self.labels,
+        )
+        self._volume_ready = True
+        config = self._base_config("holder")
+        config.update(mem_limit=32 * 1024 * 1024, memswap_limit=32 * 1024 * 1024, pids_limit=4)
+        config["nano_cpus"] = int(0.1e9)
+        mounts = [Mount("/model", self.volume_name, type="volume", read_only=True, no_copy=True)]
+        t0 = time.monotonic()
+        holder = self.client.containers.create(
+            command=["sleep", "infinity"], mounts=mounts, **config
+        )
+        self._containers["holder"] = holder
+        holder.start()
+        self.timings["holder"] = time.monotonic() - t0
+
+
+def _classify(state: dict[str, Any], timed_out: bool) -> tuple[str, int | None]:
+    exit_code = state.get("ExitCode")
+    if timed_out:
+        return "timeout", exit_code
+    if state.get("OOMKilled"):
+        return "oom", exit_code
+    if exit_code == 0:
+        return "ok", 0
+    return "exit", exit_code
+
+
+def _startup_reason(state: dict[str, Any], reason: str) -> tuple[str, int | None]:
+    exit_code = state.get("ExitCode")
+    if state.get("OOMKilled"):
+        return "oom", exit_code
+    if reason == "unhealthy":
+        return "unhealthy", None
+    return "crashed", exit_code
+
+
+def _kill(container: Container) -> None:
+    try:
+        container.kill()
+    except docker.errors.APIError:
+        pass  # already gone or already stopped
+
+
+def _remove_container(container: Container) -> None:
+    try:
+        container.remove(force=True, v=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if "already in progress" not in str(exc):
+            raise
+
+
+def _remove_volume(client: docker.DockerClient, name: str) -> None:
+    for attempt in range(20):
+        try:
+            client.volumes.get(name).remove(force=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError:
+            time.sleep(0.05 * (attempt + 1))  # a container using it is still being removed
+
+
+def sweep_orphans(client: docker.DockerClient | None = None, *, everything: bool = False) -> int:
+    """Remove ServeLab containers, volumes and socket dirs whose creating process is gone.
+
+    `everything=True` also removes those of live processes (for an operator's explicit reset).
+    Returns how many containers and volumes were removed.
+    """
+    client = client or docker.from_env()
+    removed = 0
+    filters = {"label": f"{MANAGED_LABEL}=1"}
+    for container in client.containers.list(all=True, filters=filters):
+        if everything or not _owner_alive(container.labels.get(OWNER_LABEL)):
+            _remove_container(container)
+            removed += 1
+    for volume in client.volumes.list(filters=filters):
+        labels = volume.attrs.get("Labels") or {}
+        if everything or not _owner_alive(labels.get(OWNER_LABEL)):
+            try:
+                volume.remove(force=True)
+                removed += 1
+            except docker.errors.APIError:
+                pass  # still in use by a container being removed; the next sweep gets it
+    if SOCKET_ROOT.is_dir():
+        for path in SOCKET_ROOT.iterdir():
+            pid = path.name.split("-", 1)[0]
+            if everything or not (pid.isdigit() and _proc_start_time(int(pid)) is not None):
+                shutil.rmtree(path, ignore_errors=True)
+    return removed
