@@ -214,10 +214,10 @@ def _print_token(token: str) -> None:
 @users_app.command("list")
 def users_list() -> None:
     """List accounts: id, role, email."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     with _session(get_settings()) as db:
-        for user in db.exec(select(User).order_by(User.id)).all():
+        for user in db.exec(select(User).order_by(col(User.id))).all():
             typer.echo(f"{user.id}\t{user.role}\t{user.email}")
 
 

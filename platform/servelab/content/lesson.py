@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from markdown_it.token import Token
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from servelab.content import markdown
@@ -120,6 +121,11 @@ class Lesson:
         return markdown.render_inline(self.meta.summary)
 
 
+def _span(token: Token) -> tuple[int, int]:
+    """0-based [start, end) source lines of a block token."""
+    return (token.map[0], token.map[1]) if token.map else (0, 0)
+
+
 def _canonical(title: str) -> str:
     return re.sub(r"[\s\-\u2013]+", " ", title.strip().lower())
 
@@ -213,7 +219,7 @@ class _Parser:
         for n, head in enumerate(heads):
             assert head.map is not None
             start = head.map[0]
-            end = heads[n + 1].map[0] if n + 1 < len(heads) and heads[n + 1].map else len(lines)
+            end = _span(heads[n + 1])[0] if n + 1 < len(heads) else len(lines)
             inline = tokens[tokens.index(head) + 1]
             title, _ = markdown.split_explicit_id(inline.content)
             line = first_line + start
@@ -305,7 +311,7 @@ class _Parser:
         if not notes:
             self.error(raw.line, "explain the example line by line: add items like '- Line 1: ...'")
         out = []
-        for line, start, end, text in notes:
+        for line, start, end, parts in notes:
             if example and not (1 <= start <= end <= len(code_lines)):
                 self.error(
                     line,
@@ -319,7 +325,7 @@ class _Parser:
                     start=start,
                     end=end,
                     code_html=markdown.highlight_inline(snippet, "python"),
-                    html=markdown.render("\n".join(text)),
+                    html=markdown.render("\n".join(parts)),
                 )
             )
         return out
@@ -336,7 +342,7 @@ class _Parser:
         out = []
         for n, head in enumerate(heads):
             assert head.map is not None
-            end = heads[n + 1].map[0] if n + 1 < len(heads) and heads[n + 1].map else len(lines)
+            end = _span(heads[n + 1])[0] if n + 1 < len(heads) else len(lines)
             answer = "\n".join(lines[head.map[1] : end]).strip()
             question = tokens[tokens.index(head) + 1].content
             if not answer:

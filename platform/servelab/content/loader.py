@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from servelab.content.errors import ContentError, ContentErrors, locate_toml
 from servelab.content.exercise import Exercise, load_exercise
@@ -52,6 +54,22 @@ def _check_quiz_sections(path: Path, quiz: Quiz, lesson: Lesson) -> list[Content
     return errors
 
 
+T = TypeVar("T")
+
+
+def _optional(path: Path, load: Callable[[Path], T], errors: list[ContentError]) -> T | None:
+    """Load an optional file of a lesson folder, collecting its errors instead of raising."""
+    if not path.is_file():
+        return None
+    try:
+        return load(path)
+    except ContentErrors as exc:
+        errors.extend(exc.errors)
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.append(ContentError(path, None, f"cannot read file: {exc}"))
+    return None
+
+
 def load_course(exercises_dir: Path) -> Course:
     """Load and validate every lesson, quiz and exercise; raises ContentErrors listing them all."""
     root = Path(exercises_dir)
@@ -89,19 +107,12 @@ def load_course(exercises_dir: Path) -> Course:
                 )
             else:
                 course.lessons[lesson.slug] = lesson
-        for name, loader, target in (
-            (QUIZ_FILE, load_quiz, course.quizzes),
-            (EXERCISE_FILE, load_exercise, course.exercises),
-        ):
-            path = folder / name
-            if not path.is_file():
-                continue
-            try:
-                target[folder.name] = loader(path)  # type: ignore[operator]
-            except ContentErrors as exc:
-                errors.extend(exc.errors)
-            except (OSError, UnicodeDecodeError) as exc:
-                errors.append(ContentError(path, None, f"cannot read file: {exc}"))
+        quiz = _optional(folder / QUIZ_FILE, load_quiz, errors)
+        if quiz is not None:
+            course.quizzes[folder.name] = quiz
+        exercise = _optional(folder / EXERCISE_FILE, load_exercise, errors)
+        if exercise is not None:
+            course.exercises[folder.name] = exercise
     for slug, quiz in course.quizzes.items():
         if slug in course.lessons:
             errors.extend(_check_quiz_sections(root / slug / QUIZ_FILE, quiz, course.lessons[slug]))

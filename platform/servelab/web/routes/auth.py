@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import RedirectResponse
-from sqlmodel import select
+from sqlmodel import col, select
 from starlette.responses import Response
 
 from servelab.accounts import service as accounts
@@ -142,7 +142,7 @@ def _users_page(
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    users = db.exec(select(User).order_by(User.created_at)).all()
+    users = db.exec(select(User).order_by(col(User.created_at))).all()
     return render(
         request,
         "auth/users.html",

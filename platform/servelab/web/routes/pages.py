@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
-from sqlmodel import select
+from sqlmodel import col, select
 from starlette.responses import Response
 
 from servelab.accounts import service as accounts
@@ -68,7 +68,7 @@ def _account_page(
     status_code: int = 200,
 ) -> Response:
     tokens = db.exec(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(col(ApiToken.created_at))
     ).all()
     return render(
         request,
