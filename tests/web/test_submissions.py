@@ -354,6 +354,25 @@ def test_failed_submission_shows_the_learners_log_but_platform_errors_do_not(
         assert "docker.errors" not in text and "secret path" not in text
 
 
+def test_service_log_of_a_graded_submission_stays_with_instructors(
+    client: TestClient, db: Session, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    """A service could print the hidden requests it received; its log must not reach the learner."""
+    learner = make_user(Role.LEARNER)
+    submission = store_submission(
+        db,
+        learner,
+        result=sample_result(),
+        learner_message="Graded: 25 of 50 points (2 of 4 checks passed).",
+        log_excerpt='got {"customer_id": 91234, "tenure_months": 17.5} from the holdout',
+    )
+    login(client, learner)
+    html, api = _learner_page_and_api(client, db, learner, submission.id)  # type: ignore[arg-type]
+    for text in (html, api):
+        assert "Graded: 25 of 50 points" in text
+        assert "91234" not in text and "from the holdout" not in text
+
+
 def test_my_submissions_lists_only_mine(client: TestClient, db: Session, make_user) -> None:  # type: ignore[no-untyped-def]
     me, other = make_user(Role.LEARNER), make_user(Role.LEARNER)
     mine = store_submission(db, me, result=sample_result())

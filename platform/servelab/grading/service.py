@@ -255,9 +255,12 @@ def learner_result(
 
 
 def learner_log_excerpt(submission: Submission) -> str:
-    """The log excerpt is the learner's own output only when their code failed.
+    """The log excerpt, shown to the learner only when their code failed.
 
-    On a platform error it holds the platform's diagnostics, which are for instructors.
+    A failure happens while training or starting, before any hidden request was sent, so
+    that output holds nothing secret. After grading, the service's log may echo the hidden
+    requests (holdout rows) it received; on a platform error it holds the platform's
+    diagnostics. Both are for instructors only.
     """
     if submission.status == SubmissionStatus.FAILED:
         return submission.log_excerpt or ""
