@@ -97,6 +97,8 @@ def test_flagship_exercise_page_shows_its_contract(tmp_path: Path) -> None:
         html = r.text
         for phrase in ("/predict/batch", "churn_probability", "model_version", "/model-card"):
             assert phrase in html
+        assert html.count("<h1") == 1  # exercise.md's own title heads the page
+        assert "<td>20.0 s</td>" in html and "<td>256</td>" in html  # from its exercise.toml
         assert (flagship / "starter").is_dir()
         with zipfile.ZipFile(
             io.BytesIO(client.get("/exercises/fastapi-for-ml-apis/starter.zip").content)

@@ -124,13 +124,16 @@ def _exercise_page(
         if user is not None
         else []
     )
+    instructions = instructions_html(course, slug, exercise)
     return render(
         request,
         "exercise.html",
         {
             "slug": slug,
             "exercise": exercise,
-            "instructions_html": instructions_html(course, slug, exercise),
+            "instructions_html": instructions,
+            # exercise.md usually opens with its own `# Title`: then it is the page's heading.
+            "instructions_have_title": instructions.lstrip().startswith("<h1"),
             "limits": SandboxLimits.from_exercise(exercise.limits),
             "packages": featured_packages(),
             "all_packages": runtime_packages(),
