@@ -7,7 +7,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: run test lint system venv test-deps runtime demo clean
 
 .venv/.stamp-install: pyproject.toml
-	test -x $(PY) || python3 -m venv .venv
+	test -x $(PY) || python3 -m venv .venv || { deploy/ensure-system.sh python && python3 -m venv .venv; }
 	$(PY) -m pip install -q -U pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@

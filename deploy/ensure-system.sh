@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install (as root, with apt) and start the system services ServeLab needs.
 # Idempotent: installs only what is missing, starts dockerd only if it is not answering.
-# Usage: deploy/ensure-system.sh [docker] [browser] [postgres] [redis]
+# Usage: deploy/ensure-system.sh [docker] [browser] [postgres] [redis] [python]
 set -euo pipefail
 
 want=("$@")
@@ -15,6 +15,7 @@ for w in "${want[@]}"; do
     browser) need chromium ;;
     postgres) need postgresql ;;
     redis) need redis-server ;;
+    python) need python3-venv ;;
     *) echo "unknown component: $w" >&2; exit 2 ;;
   esac
 done
