@@ -125,6 +125,8 @@ def normalize_response(question: AnyQuestion, value: Any) -> Response:
     if isinstance(question, Numeric):
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ValueError("expected a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("expected a finite number (NaN and Infinity are not answers)")
         text = str(value).strip()
         if len(text) > 100:
             raise ValueError("a number of at most 100 characters")

@@ -61,7 +61,7 @@ def _attempt(db: Session, user: User, slug: str, attempt_id: int) -> QuizAttempt
 
 def _invalid(exc: InvalidAnswers) -> HTTPException:
     return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_ENTITY,
+        422,
         [{"question_id": p.question_id, "message": p.message} for p in exc.problems],
     )
 
@@ -186,7 +186,7 @@ async def submit_page(
     try:
         responses = normalize_answers(quiz, raw)
     except InvalidAnswers as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, _invalid_text(exc)) from exc
+        raise HTTPException(422, _invalid_text(exc)) from exc
     try:
         service.submit(db, quiz=quiz, attempt=attempt, responses=responses)
     except service.AttemptClosed as exc:
