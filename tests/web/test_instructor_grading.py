@@ -212,3 +212,20 @@ def test_grades_csv_best_or_latest_per_learner(client: TestClient, db: Session, 
     ]
     assert client.get(f"/instructor/exercises/{SLUG}/grades.csv?pick=worst").status_code == 400
     assert client.get("/instructor/exercises/nope/grades.csv").status_code == 404
+
+
+def test_full_view_shows_the_submitted_files(client: TestClient, db: Session, make_user) -> None:  # type: ignore[no-untyped-def]
+    from servelab.accounts import service as accounts
+
+    learner = make_user(Role.LEARNER)
+    token = accounts.create_api_token(db, user=learner)
+    files = {"train.py": "print('fit')\n", "main.py": "app = 'marker-7731'\n"}
+    r = client.post(
+        "/api/submissions",
+        json={"exercise": SLUG, "files": files},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 201
+    login(client, make_user(Role.INSTRUCTOR))
+    html = client.get(f"/instructor/submissions/{r.json()['id']}", headers=HTML).text
+    assert "<code>main.py</code>" in html and "app = &#39;marker-7731&#39;" in html

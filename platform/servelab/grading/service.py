@@ -210,6 +210,37 @@ def create_submission_from_files(
     )
 
 
+MAX_SHOWN_FILE_BYTES = 200_000
+
+
+@dataclass(frozen=True)
+class SubmittedFile:
+    name: str
+    size: int
+    text: str | None  # None when too large to show or not UTF-8 text
+
+
+def submitted_files(submission: Submission, *, settings: Settings) -> list[SubmittedFile]:
+    """The files the learner sent, for the instructor's view (only inside submissions_dir)."""
+    root = Path(submission.source_dir)
+    base = settings.submissions_dir.resolve()
+    if not root.is_dir() or not root.resolve().is_relative_to(base):
+        return []
+    files = []
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        size = path.stat().st_size
+        text = None
+        if size <= MAX_SHOWN_FILE_BYTES:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                text = None
+        files.append(SubmittedFile(path.relative_to(root).as_posix(), size, text))
+    return files
+
+
 def visible_submission(session: Session, *, user: User, submission_id: int) -> Submission | None:
     """The submission if `user` may see it (their own, or any for instructors), else None."""
     submission = queue.get_submission(session, submission_id=submission_id)
@@ -267,7 +298,18 @@ def learner_log_excerpt(submission: Submission) -> str:
     return ""
 
 
+# The phases a learner's own code takes (the rest is platform overhead, for instructors).
+LEARNER_PHASES = {"train": "Training", "startup": "Start-up", "test": "Checks"}
+
+
+def learner_phase_seconds(submission: Submission) -> dict[str, float]:
+    """Seconds per learner-facing phase, keyed by its label."""
+    seconds = phase_seconds(submission)
+    return {label: seconds[key] for key, label in LEARNER_PHASES.items() if key in seconds}
+
+
 def phase_seconds(submission: Submission) -> dict[str, float]:
+    """Every recorded phase, platform steps included (instructors' view and the API)."""
     if not submission.phase_seconds_json:
         return {}
     try:

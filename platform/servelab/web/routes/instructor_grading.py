@@ -143,6 +143,7 @@ def submission_full(
             and service.full_result(submission) is None,
             "timeline": service.timeline(db, submission_id=submission_id, with_details=True),
             "phase_seconds": service.phase_seconds(submission),
+            "files": service.submitted_files(submission, settings=request.app.state.settings),
         },
         user=user,
     )

@@ -392,7 +392,7 @@ def submission_page(
             "exercise": exercise,
             "result": service.learner_result(submission, exercise),
             "timeline": service.timeline(db, submission_id=submission_id, with_details=False),
-            "phase_seconds": service.phase_seconds(submission),
+            "phase_seconds": service.learner_phase_seconds(submission),
             "log_excerpt": service.learner_log_excerpt(submission),
             "final": submission.state.is_final,
             "refresh_seconds": PAGE_REFRESH_SECONDS,
