@@ -74,6 +74,7 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # /readyz checks the schema often
     current, detail = _schema_is_current(settings)
     if not current:
         raise _fail(f"The database schema is not current ({detail}). Run `servelab db upgrade`.")
