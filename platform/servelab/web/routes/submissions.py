@@ -244,8 +244,31 @@ def _api_error(message: str, status_code: int) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status_code)
 
 
+_API_SUBMIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ApiSubmission.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["exercise", "archive"],
+                    "properties": {
+                        "exercise": {"type": "string"},
+                        "archive": {"type": "string", "format": "binary"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
 @router.post(
-    "/api/submissions", status_code=201, dependencies=[LoggedIn, UploadLimit, CsrfProtected]
+    "/api/submissions",
+    status_code=201,
+    dependencies=[LoggedIn, UploadLimit, CsrfProtected],
+    openapi_extra=_API_SUBMIT_BODY,
 )
 async def api_submit(request: Request, user: CurrentUser, db: SessionDep) -> Response:
     """Submit by API token: JSON `{"exercise", "files": {name: text}}`, or multipart with
