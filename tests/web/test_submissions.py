@@ -82,6 +82,18 @@ def test_zip_upload_is_stored_in_its_own_folder_and_queued(
     assert '<meta http-equiv="refresh"' in page.text  # works without JavaScript
 
 
+def test_a_queued_submission_says_how_many_are_ahead(
+    client: TestClient, db: Session, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    first = store_submission(db, make_user(Role.LEARNER), status=SubmissionStatus.QUEUED)
+    learner = make_user(Role.LEARNER)
+    login(client, learner)
+    r = _upload(client, starter_zip())
+    html = client.get(r.headers["location"], headers=HTML).text
+    assert "1 submission ahead of yours" in html
+    assert f"/submissions/{first.id}" not in html
+
+
 def test_editor_files_are_written_with_unix_newlines(
     client: TestClient, db: Session, make_user
 ) -> None:  # type: ignore[no-untyped-def]

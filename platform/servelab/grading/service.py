@@ -25,7 +25,6 @@ from servelab.db.models import User
 from servelab.db.models.grading import (
     RUNNING_STATUSES,
     Submission,
-    SubmissionEvent,
     SubmissionStatus,
 )
 from servelab.grading import queue
@@ -334,11 +333,17 @@ def timeline(session: Session, *, submission_id: int, with_details: bool) -> lis
     ]
 
 
-def latest_event_id(session: Session, *, submission_id: int) -> int:
-    stmt = select(func.max(SubmissionEvent.id)).where(
-        SubmissionEvent.submission_id == submission_id
+def queue_position(session: Session, *, submission: Submission) -> int | None:
+    """How many queued submissions are ahead of this one (None when it is not queued)."""
+    if submission.status != SubmissionStatus.QUEUED or submission.queued_at is None:
+        return None
+    stmt = (
+        select(func.count())
+        .select_from(Submission)
+        .where(Submission.status == SubmissionStatus.QUEUED)
+        .where(col(Submission.queued_at) < submission.queued_at)
     )
-    return int(session.exec(stmt).one() or 0)
+    return int(session.exec(stmt).one())
 
 
 def regrade(session: Session, *, submission_id: int, by: User) -> Submission:

@@ -417,6 +417,7 @@ def submission_page(
             "timeline": service.timeline(db, submission_id=submission_id, with_details=False),
             "phase_seconds": service.learner_phase_seconds(submission),
             "log_excerpt": service.learner_log_excerpt(submission),
+            "ahead": service.queue_position(db, submission=submission),
             "final": submission.state.is_final,
             "refresh_seconds": PAGE_REFRESH_SECONDS,
             "own": submission.user_id == user.id,
