@@ -213,7 +213,7 @@ def score_question(question: AnyQuestion, response: Response) -> QuestionScore:
 
 def score_quiz(quiz: Quiz, responses: Mapping[str, Response]) -> list[QuestionScore]:
     """One score per question of the quiz, in authored order (absent = unanswered)."""
-    return [score_question(q, responses.get(q.id)) for q in quiz.questions]  # type: ignore[arg-type]
+    return [score_question(q, responses.get(q.id)) for q in quiz.questions]
 
 
 def correct_response(question: AnyQuestion) -> Response:

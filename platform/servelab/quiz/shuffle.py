@@ -27,7 +27,7 @@ def _options(question: AnyQuestion) -> list[Option]:
 
 def presentation(quiz: Quiz, seed: int | None) -> list[PresentedQuestion]:
     """Questions and their options in the order this attempt shows them (None = authored)."""
-    questions: list[AnyQuestion] = list(quiz.questions)  # type: ignore[arg-type]
+    questions: list[AnyQuestion] = list(quiz.questions)
     if seed is not None and quiz.shuffle_questions:
         random.Random(f"{seed}:questions").shuffle(questions)
     presented = []

@@ -212,5 +212,5 @@ def quiz_stats(quiz: Quiz, attempts: Sequence[ScoredAttempt]) -> QuizStats:
         mean_percent=statistics.fmean(percents) if percents else None,
         median_percent=statistics.median(percents) if percents else None,
         histogram=histogram(percents),
-        items=[item_stats(q, attempts) for q in quiz.questions],  # type: ignore[arg-type]
+        items=[item_stats(q, attempts) for q in quiz.questions],
     )
