@@ -141,3 +141,22 @@ def test_answers_are_revealed_after_the_last_attempt_only(
     )
     service.submit(db, quiz=quiz, attempt=attempt, responses={})
     assert service.answers_revealed(quiz, service.list_attempts(db, user_id=user.id, slug=LIMITED))
+
+
+def test_a_racing_second_submission_sees_the_first(app, db: Session, quiz: Quiz, make_user) -> None:  # type: ignore[no-untyped-def]
+    """Two requests loaded the open attempt; the one that commits second must not overwrite."""
+    user = make_user()
+    attempt, _ = service.start_or_continue(db, quiz=quiz, slug=LIMITED, user_id=user.id)
+    with Session(app.state.engine) as other_db, Session(app.state.engine) as third_db:
+        stale = other_db.get(type(attempt), attempt.id)
+        stale_too = third_db.get(type(attempt), attempt.id)
+        assert stale is not None and stale_too is not None
+        assert stale.state == AttemptStatus.OPEN  # loaded before the first submission
+        service.submit(db, quiz=quiz, attempt=attempt, responses=RIGHT)
+        repeated = service.submit(other_db, quiz=quiz, attempt=stale, responses=RIGHT)
+        assert repeated.repeated and repeated.attempt.score == 3
+        with pytest.raises(service.AttemptClosed):
+            service.submit(third_db, quiz=quiz, attempt=stale_too, responses={"split": "random"})
+    db.refresh(attempt)
+    assert attempt.score == 3
+    assert len(service.stored_answers(db, attempt)) == 3
