@@ -8,25 +8,14 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session, col, func, select
 from starlette.responses import Response
 
-from servelab.content.loader import Course
 from servelab.db.models import User
 from servelab.db.models.grading import Submission
 from servelab.grading import grades, service
 from servelab.web.deps import CsrfProtected, InstructorUser, SessionDep
+from servelab.web.routes.grading_common import course_of, exercise_or_404
 from servelab.web.templating import render
 
 router = APIRouter(prefix="/instructor", include_in_schema=False)
-
-
-def _course(request: Request) -> Course:
-    return request.app.state.course
-
-
-def _exercise_or_404(course: Course, slug: str) -> None:
-    try:
-        service.get_exercise(course, slug)
-    except service.SubmissionRefused as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, exc.message) from None
 
 
 def _status_counts(db: Session) -> dict[str, dict[str, int]]:
@@ -41,7 +30,7 @@ def _status_counts(db: Session) -> dict[str, dict[str, int]]:
 
 @router.get("")
 def instructor_index(request: Request, user: InstructorUser, db: SessionDep) -> Response:
-    course = _course(request)
+    course = course_of(request)
     return render(
         request,
         "instructor/index.html",
@@ -64,8 +53,8 @@ def exercise_submissions(
     regraded: int | None = None,
     skipped: int | None = None,
 ) -> Response:
-    course = _course(request)
-    _exercise_or_404(course, slug)
+    course = course_of(request)
+    exercise_or_404(course, slug)
     exercise = course.exercises[slug]
     rows = grades.submission_rows(db, exercise_slug=slug)
     categories: list[str] = []
@@ -92,7 +81,7 @@ def exercise_submissions(
 def grades_export(
     request: Request, slug: str, user: InstructorUser, db: SessionDep, pick: str = "best"
 ) -> Response:
-    _exercise_or_404(_course(request), slug)
+    exercise_or_404(course_of(request), slug)
     try:
         chosen = grades.Pick(pick)
     except ValueError:
@@ -109,7 +98,7 @@ def grades_export(
 
 @router.post("/exercises/{slug}/regrade", dependencies=[CsrfProtected])
 def regrade_all(request: Request, slug: str, user: InstructorUser, db: SessionDep) -> Response:
-    _exercise_or_404(_course(request), slug)
+    exercise_or_404(course_of(request), slug)
     queued, skipped = service.regrade_exercise(db, exercise_slug=slug, by=user)
     return RedirectResponse(
         f"/instructor/exercises/{slug}/submissions?regraded={queued}&skipped={skipped}",
@@ -130,7 +119,7 @@ def submission_full(
 ) -> Response:
     """Everything about one submission: hidden checks, raw pytest output, platform details."""
     submission = _submission_or_404(db, submission_id)
-    course = _course(request)
+    course = course_of(request)
     return render(
         request,
         "instructor/submission.html",

@@ -1,0 +1,89 @@
+"""Shared by the grading routes: the course, upload size limits, form helpers, ownership checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlmodel import Session
+from starlette.datastructures import UploadFile
+
+from servelab.content.exercise import Exercise
+from servelab.content.loader import Course
+from servelab.db.models import User
+from servelab.db.models.grading import Submission
+from servelab.grading import service
+from servelab.grading.archive import MAX_COMPRESSED
+from servelab.web.deps import get_current_user
+
+# Room for the multipart envelope and the editor's text fields around a maximal archive.
+MAX_BODY_BYTES = MAX_COMPRESSED + 512 * 1024
+
+
+def course_of(request: Request) -> Course:
+    return request.app.state.course
+
+
+def exercise_or_404(course: Course, slug: str) -> Exercise:
+    try:
+        return service.get_exercise(course, slug)
+    except service.SubmissionRefused as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, exc.message) from None
+
+
+def too_large(size: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"The upload is {size / 2**20:.1f} MiB; the limit is {MAX_COMPRESSED // 2**20} MiB for "
+        "the archive. Leave data and trained models out: train.py builds the model from DATA_DIR.",
+    )
+
+
+async def limit_body(request: Request) -> None:
+    """Refuse oversized uploads before they are parsed (declared length, then a capped read)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid Content-Length header.")
+        if int(declared) > MAX_BODY_BYTES:
+            raise too_large(int(declared))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large(size)
+        chunks.append(chunk)
+    # Starlette reads a cached body back for form() and json(): parse only what was capped.
+    request._body = b"".join(chunks)
+
+
+UploadLimit = Depends(limit_body)
+# Resolved first on upload routes, so nobody uploads anything before proving who they are.
+LoggedIn = Depends(get_current_user)
+
+
+def form_text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+async def read_upload(value: Any) -> bytes:
+    if not isinstance(value, UploadFile):
+        return b""
+    data = await value.read(MAX_COMPRESSED + 1)
+    if len(data) > MAX_COMPRESSED:
+        raise too_large(len(data))
+    return data
+
+
+def visible_or_404(db: Session, user: User, submission_id: int) -> Submission:
+    submission = service.visible_submission(db, user=user, submission_id=submission_id)
+    if submission is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"There is no submission {submission_id} of yours."
+        )
+    return submission
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

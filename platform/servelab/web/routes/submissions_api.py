@@ -1,0 +1,173 @@
+"""Routes: the submissions JSON API (`/api/submissions`), authenticated by API token or session.
+
+Learners get only their own submissions and only `results.learner_view` of a result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import Session
+from starlette.responses import Response
+
+from servelab.content.loader import Course
+from servelab.db.models.grading import Submission, SubmissionStatus
+from servelab.grading import service
+from servelab.web.deps import CsrfProtected, CurrentUser, SessionDep
+from servelab.web.routes.grading_common import (
+    LoggedIn,
+    UploadLimit,
+    course_of,
+    form_text,
+    iso,
+    read_upload,
+    visible_or_404,
+)
+
+router = APIRouter()
+
+
+class ApiSubmission(BaseModel):
+    """JSON body of POST /api/submissions: the files as text, like the browser editor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exercise: str = Field(min_length=1, max_length=100)
+    files: dict[str, str] = Field(min_length=1, max_length=500)
+
+
+def _api_error(message: str, status_code: int) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status_code)
+
+
+_API_SUBMIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ApiSubmission.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["exercise", "archive"],
+                    "properties": {
+                        "exercise": {"type": "string"},
+                        "archive": {"type": "string", "format": "binary"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/api/submissions",
+    status_code=201,
+    dependencies=[LoggedIn, UploadLimit, CsrfProtected],
+    openapi_extra=_API_SUBMIT_BODY,
+)
+async def api_submit(request: Request, user: CurrentUser, db: SessionDep) -> Response:
+    """Submit by API token: JSON `{"exercise", "files": {name: text}}`, or multipart with
+    fields `exercise` and `archive` (a .zip)."""
+    course = course_of(request)
+    settings = request.app.state.settings
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("application/json"):
+            try:
+                body = ApiSubmission.model_validate_json(await request.body())
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                return _api_error(f"Invalid submission body: {problems}", 422)
+            submission = await run_in_threadpool(
+                lambda: service.create_submission_from_files(
+                    db,
+                    settings=settings,
+                    course=course,
+                    user=user,
+                    exercise_slug=body.exercise,
+                    files=body.files,
+                )
+            )
+        elif content_type.startswith("multipart/form-data"):
+            form = await request.form()
+            slug = form_text(form.get("exercise"))
+            data = await read_upload(form.get("archive"))
+            if not slug:
+                return _api_error("Send the exercise slug in the form field `exercise`.", 422)
+            submission = await run_in_threadpool(
+                lambda: service.create_submission_from_zip(
+                    db, settings=settings, course=course, user=user, exercise_slug=slug, data=data
+                )
+            )
+        else:
+            return _api_error(
+                "Send application/json with `exercise` and `files`, or multipart/form-data "
+                "with `exercise` and an `archive` .zip.",
+                415,
+            )
+    except service.SubmissionRefused as exc:
+        return _api_error(exc.message, exc.status_code)
+    return JSONResponse(
+        _api_view(db, course, submission),
+        status_code=201,
+        headers={"Location": f"/api/submissions/{submission.id}"},
+    )
+
+
+def _api_view(db: Session, course: Course, submission: Submission) -> dict[str, Any]:
+    """The learner's JSON view of a submission (what GET /api/submissions/{id} returns)."""
+    assert submission.id is not None
+    result = service.learner_result(submission, course.exercises.get(submission.exercise_slug))
+    state = submission.state
+    return {
+        "id": submission.id,
+        "exercise": submission.exercise_slug,
+        "status": state.value,
+        "final": state.is_final,
+        "score": submission.score if state == SubmissionStatus.GRADED else None,
+        "max_score": submission.max_score if state == SubmissionStatus.GRADED else None,
+        "message": submission.learner_message or "",
+        "log_excerpt": service.learner_log_excerpt(submission),
+        "submitted_at": iso(submission.requested_at),
+        "graded_at": iso(submission.graded_at),
+        "phase_seconds": service.phase_seconds(submission),
+        "events": [
+            {"status": step.status, "at": iso(step.at)}
+            for step in service.timeline(db, submission_id=submission.id, with_details=False)
+        ],
+        "result": result.model_dump(mode="json") if result is not None else None,
+        "page": f"/submissions/{submission.id}",
+    }
+
+
+@router.get("/api/submissions")
+def api_list(request: Request, user: CurrentUser, db: SessionDep) -> list[dict[str, Any]]:
+    """Your submissions, newest first (summaries; fetch one for its result)."""
+    return [
+        {
+            "id": s.id,
+            "exercise": s.exercise_slug,
+            "status": s.status,
+            "score": s.score if s.status == SubmissionStatus.GRADED else None,
+            "max_score": s.max_score if s.status == SubmissionStatus.GRADED else None,
+            "submitted_at": iso(s.requested_at),
+            "url": f"/api/submissions/{s.id}",
+        }
+        for s in service.list_submissions(db, user_id=user.id)
+    ]
+
+
+@router.get("/api/submissions/{submission_id}")
+def api_detail(
+    request: Request, submission_id: int, user: CurrentUser, db: SessionDep
+) -> dict[str, Any]:
+    submission = visible_or_404(db, user, submission_id)
+    return _api_view(db, course_of(request), submission)
