@@ -116,6 +116,7 @@ class Sandbox:
         self.socket_path = self.socket_dir / SOCKET_NAME
         self.volume_name = f"servelab-model-{self.id}"
         self.timings: dict[str, float] = {}
+        self.container_ids: list[str] = []  # every container this sandbox created
         self._containers: dict[str, Container] = {}
         self._outputs: dict[str, CappedOutput] = {}
         self._readers: dict[str, threading.Thread] = {}
@@ -279,6 +280,7 @@ class Sandbox:
         t0 = time.monotonic()
         container = self.client.containers.create(command=command, mounts=mounts, **config)
         self._containers[role] = container
+        self.container_ids.append(container.id)
         t1 = time.monotonic()
         self._attach(role, container)
         container.start()
@@ -381,6 +383,7 @@ class Sandbox:
             command=["sleep", "infinity"], mounts=mounts, **config
         )
         self._containers["holder"] = holder
+        self.container_ids.append(holder.id)
         holder.start()
         self.timings["holder"] = time.monotonic() - t0
 

@@ -1,0 +1,3 @@
+print("training forever", flush=True)
+while True:
+    pass

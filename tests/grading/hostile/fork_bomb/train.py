@@ -1,0 +1,8 @@
+import os
+
+print("forking", flush=True)
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass

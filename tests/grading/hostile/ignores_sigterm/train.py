@@ -1,0 +1,7 @@
+import signal
+import time
+
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ignoring SIGTERM", flush=True)
+while True:
+    time.sleep(0.2)

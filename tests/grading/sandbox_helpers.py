@@ -1,0 +1,32 @@
+"""Helpers for the sandbox tests: fixture submissions and what a sandbox left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+
+from servelab.grading.sandbox import MANAGED_LABEL, SANDBOX_LABEL, Sandbox
+
+HOSTILE = Path(__file__).parent / "hostile"
+
+
+def leftovers(client: docker.DockerClient, sandbox: Sandbox) -> list[str]:
+    """Everything of `sandbox` still on the host: containers, volumes, socket dir, processes."""
+    found: list[str] = []
+    label = {"label": f"{SANDBOX_LABEL}={sandbox.id}"}
+    found += [f"container {c.name}" for c in client.containers.list(all=True, filters=label)]
+    found += [f"volume {v.name}" for v in client.volumes.list(filters=label)]
+    if sandbox.socket_dir.exists():
+        found.append(f"socket dir {sandbox.socket_dir}")
+    for cgroup in Path("/proc").glob("[0-9]*/cgroup"):
+        try:
+            text = cgroup.read_text()
+        except OSError:
+            continue  # the process ended while we looked
+        found += [f"process {cgroup.parent.name}" for cid in sandbox.container_ids if cid in text]
+    return found
+
+
+def managed_count(client: docker.DockerClient) -> int:
+    return len(client.containers.list(all=True, filters={"label": f"{MANAGED_LABEL}=1"}))

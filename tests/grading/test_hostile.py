@@ -1,0 +1,262 @@
+"""Hostile submissions in real containers: each fails clearly, leaves nothing, harms nothing.
+
+Every case runs with short limits, then checks that no container, volume, socket dir or process
+of its sandbox remains, and that a well-behaved submission still trains and serves afterwards.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+from sandbox_helpers import HOSTILE, leftovers
+
+from servelab.grading.archive import MAX_UNCOMPRESSED, ArchiveError, extract_zip
+from servelab.grading.limits import MiB
+from servelab.grading.sandbox import PhaseResult, Sandbox, SandboxLimits
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+LIMITS = SandboxLimits(
+    train_seconds=6,
+    startup_seconds=6,
+    memory_bytes=256 * MiB,
+    pids=64,
+    tmpfs_bytes=16 * MiB,
+    model_dir_bytes=16 * MiB,
+    output_bytes=8 * 1024,
+)
+SECRET = "SERVELAB-SECRET-" + "7f3a"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "public-data"
+    folder.mkdir()
+    (folder / "train.csv").write_text("x,y\n1,2\n2,4\n3,6\n")
+    return folder
+
+
+@pytest.fixture
+def run(
+    tmp_path: Path, data_dir: Path, docker_client: docker.DockerClient, runtime_image: str
+) -> Iterator:
+    """Open a sandbox on a hostile fixture; afterwards assert cleanup and a healthy next run."""
+    opened: list[Sandbox] = []
+
+    def _open(
+        case: str, limits: SandboxLimits = LIMITS, files: dict[str, str] | None = None
+    ) -> Sandbox:
+        source = tmp_path / "submissions" / f"{case}-{len(opened)}"
+        if (HOSTILE / case).is_dir():
+            shutil.copytree(HOSTILE / case, source)
+        source.mkdir(parents=True, exist_ok=True)
+        for name, text in (files or {}).items():
+            (source / name).write_text(text)
+        for name in ("train.py", "main.py"):
+            if not (source / name).exists():
+                shutil.copy(HOSTILE / "well_behaved" / name, source / name)
+        sandbox = Sandbox(
+            source_dir=source,
+            data_dir=data_dir,
+            work_dir=tmp_path / f"work-{case}",
+            limits=limits,
+            image=runtime_image,
+            labels={"servelab.submission": f"hostile-{case}"},
+            client=docker_client,
+        )
+        opened.append(sandbox)
+        return sandbox
+
+    yield _open
+    for sandbox in opened:
+        sandbox.close()
+        assert leftovers(docker_client, sandbox) == []
+    _assert_next_submission_works(tmp_path, data_dir, docker_client, runtime_image)
+
+
+def _assert_next_submission_works(
+    tmp_path: Path, data_dir: Path, client: docker.DockerClient, image: str
+) -> None:
+    with Sandbox(
+        source_dir=HOSTILE / "well_behaved",
+        data_dir=data_dir,
+        work_dir=tmp_path / "work-next",
+        limits=LIMITS,
+        image=image,
+        client=client,
+    ) as sandbox:
+        assert sandbox.train().ok
+        assert sandbox.start_service().ok
+        with _client(sandbox) as http:
+            assert http.get("/predict").json() == {"prediction": 4.0}
+    assert leftovers(client, sandbox) == []
+
+
+def _client(sandbox: Sandbox) -> httpx.Client:
+    transport = httpx.HTTPTransport(uds=str(sandbox.socket_path))
+    return httpx.Client(transport=transport, base_url="http://service", timeout=10)
+
+
+def _report(result: PhaseResult) -> dict:
+    match = re.search(r"^REPORT (.*)$", result.output, re.MULTILINE)
+    assert match, result.output
+    return json.loads(match.group(1))
+
+
+def test_endless_loop_is_stopped_at_the_training_limit(run) -> None:
+    started = time.monotonic()
+    result = run("endless_loop").train()
+    assert (result.ok, result.reason) == (False, "timeout")
+    assert LIMITS.train_seconds <= result.seconds < LIMITS.train_seconds + 5
+    assert time.monotonic() - started < LIMITS.train_seconds + 10
+    assert "6 s, the time limit for training" in result.message
+    assert "training forever" in result.output
+
+
+def test_fork_bomb_hits_the_pids_limit_and_is_stopped(run, docker_client) -> None:
+    sandbox = run("fork_bomb")
+    result = sandbox.train()
+    assert not result.ok
+    assert result.reason in {"timeout", "exit"}
+    assert result.message
+    assert "forking" in result.output
+
+
+def test_memory_bomb_is_reported_as_out_of_memory(run) -> None:
+    result = run("memory_bomb").train()
+    assert (result.ok, result.reason) == (False, "oom")
+    assert "256 MiB of memory" in result.message
+
+
+def test_filling_tmp_and_model_dir_stops_at_their_caps(run) -> None:
+    result = run("fill_disks").train()
+    assert (result.ok, result.reason) == (False, "exit")
+    reached = _report(result)
+    assert 8 * MiB <= reached["tmp"] <= LIMITS.tmpfs_bytes
+    assert 8 * MiB <= reached["model"] <= LIMITS.model_dir_bytes
+    assert "A disk filled up" in result.message
+    assert "No space left on device" in result.output
+
+
+def test_hundreds_of_megabytes_on_stdout_keep_head_and_tail(run) -> None:
+    limits = SandboxLimits(**{**LIMITS.__dict__, "train_seconds": 60})
+    result = run("stdout_flood", limits).train()
+    assert result.ok, result.message
+    assert result.output.startswith("FIRST-LINE")
+    assert result.output.rstrip().endswith("LAST-LINE")
+    cut = int(re.search(r"\[\.\.\. (\d+) bytes cut \.\.\.\]", result.output).group(1))
+    assert cut > 200 * MiB - LIMITS.output_bytes
+    assert len(result.output) < LIMITS.output_bytes + 100
+
+
+def test_syntax_error_points_at_the_traceback(run) -> None:
+    # Written here, not as a fixture file, so that linters can parse the test tree.
+    broken = "import os\n\ndef train(:\n    return os.environ['DATA_DIR']\n"
+    result = run("syntax_error", files={"train.py": broken}).train()
+    assert (result.ok, result.reason, result.exit_code) == (False, "exit", 1)
+    assert "syntax error" in result.message
+    assert "SyntaxError" in result.output
+
+
+def test_missing_package_names_it_and_lists_what_the_image_offers(run) -> None:
+    result = run("missing_package").train()
+    assert (result.ok, result.reason) == (False, "exit")
+    assert "'torch', which the runtime image does not have" in result.message
+    assert "scikit-learn 1.9.1" in result.message
+
+
+def test_server_that_never_answers_is_unhealthy_after_the_startup_limit(run) -> None:
+    sandbox = run("never_healthy")
+    assert sandbox.train().ok
+    started = time.monotonic()
+    result = sandbox.start_service()
+    assert (result.ok, result.reason) == (False, "unhealthy")
+    assert LIMITS.startup_seconds <= time.monotonic() - started < LIMITS.startup_seconds + 5
+    assert "did not become healthy within 6 s" in result.message
+    assert "GET /health never answered" in result.message
+
+
+def test_network_is_unreachable_by_name_or_address(run) -> None:
+    result = run("network").train()
+    report = _report(result)
+    assert report["interfaces"] == ["lo"]
+    for target in ("dns", "raw_ip", "docker_host", "metadata"):
+        assert report[target].startswith("blocked"), report
+    assert (result.ok, result.reason) == (False, "exit")
+    assert "without network" in result.message
+
+
+def test_filesystem_search_finds_no_graders_hidden_data_or_other_submissions(
+    run, tmp_path: Path
+) -> None:
+    # Plant what a snooper would look for, on the host, next to the submission.
+    graders = tmp_path / "graders" / "secret-exercise"
+    (graders / "data").mkdir(parents=True)
+    (graders / "test_hidden_suite.py").write_text(f"# {SECRET}\n")
+    (graders / "data" / "hidden_answers.csv").write_text(f"id,{SECRET}\n")
+    other = tmp_path / "submissions" / "someone-else"
+    other.mkdir(parents=True)
+    (other / "other_submission.py").write_text(f"TOKEN = '{SECRET}'\n")
+
+    sandbox = run("snoop")
+    trained = sandbox.train()
+    assert trained.ok, trained.output
+    at_training = _report(trained)
+    assert sandbox.start_service().ok
+    with _client(sandbox) as http:
+        at_serving = http.get("/report").json()
+    for report in (at_training, at_serving):
+        assert report["found"] == []
+        assert report["scanned"] > 1000  # it really walked the image
+        assert report["pids"] and len(report["pids"]) < 10  # only its own processes
+        assert not any("graders" in root for root, _ in report["mounts"])
+
+
+def test_process_ignoring_sigterm_is_killed_in_training_and_serving(run) -> None:
+    sandbox = run("ignores_sigterm")
+    result = sandbox.train()
+    assert (result.ok, result.reason) == (False, "timeout")
+    assert result.seconds < LIMITS.train_seconds + 5
+    sandbox_two = run("ignores_sigterm")
+    (sandbox_two.source_dir / "train.py").write_text("print('quick')\n")
+    assert sandbox_two.train().ok
+    assert sandbox_two.start_service().ok
+    started = time.monotonic()
+    sandbox_two.close()
+    assert time.monotonic() - started < 5
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_zip_slip_writes_nothing_outside_the_submission(tmp_path: Path) -> None:
+    dest = tmp_path / "sub" / "dest"
+    data = _zip({"train.py": b"x=1\n", "../../escaped.py": b"owned\n"})
+    with pytest.raises(ArchiveError, match="climbs out"):
+        extract_zip(data, dest)
+    assert not (tmp_path / "escaped.py").exists()
+    assert not list(tmp_path.rglob("escaped.py"))
+    assert not dest.exists() or list(dest.iterdir()) == []
+
+
+def test_zip_bomb_is_refused_before_filling_the_disk(tmp_path: Path) -> None:
+    bomb = _zip({"train.py": b"x=1\n", "data.bin": b"\0" * (MAX_UNCOMPRESSED + MiB)})
+    assert len(bomb) < 200 * 1024  # tiny archive, huge content
+    with pytest.raises(ArchiveError, match="unpacks to more than 50.0 MiB"):
+        extract_zip(bomb, tmp_path / "dest")
+    assert sum(f.stat().st_size for f in (tmp_path / "dest").rglob("*")) == 0
