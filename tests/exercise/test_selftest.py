@@ -1,0 +1,123 @@
+"""The grader self-test: how verdicts are reached, and the flagship through the real pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from servelab.db.models.grading import SubmissionStatus
+from servelab.grading.pipeline import GradeOutcome
+from servelab.grading.results import CheckStatus, ResultDocument, TestResult
+from servelab.grading.selftest import (
+    Candidate,
+    Kind,
+    MutantDeclaration,
+    SelftestError,
+    discover,
+    judge,
+    run_selftest,
+)
+from servelab.settings import Settings
+
+FLAGSHIP = "fastapi-for-ml-apis"
+CHECKS = ("test_a", "test_b", "test_c")
+
+
+def _graded(*failed: str) -> GradeOutcome:
+    tests = [
+        TestResult(
+            name=name,
+            nodeid=f"test_x.py::{name}",
+            max_score=1,
+            score=0 if name in failed else 1,
+            status=CheckStatus.FAILED if name in failed else CheckStatus.PASSED,
+        )
+        for name in CHECKS
+    ]
+    return GradeOutcome(SubmissionStatus.GRADED, result=ResultDocument(tests=tests).with_totals())
+
+
+def _mutant(*must_fail: str, status: str = "graded") -> Candidate:
+    declaration = MutantDeclaration.model_validate(
+        {"description": "x", "expect_status": status, "must_fail": list(must_fail)}
+    )
+    return Candidate("m", Kind.MUTANT, Path("."), declaration)
+
+
+def test_reference_must_pass_everything() -> None:
+    reference = Candidate("solution", Kind.REFERENCE, Path("."))
+    assert judge(reference, _graded()).ok
+    verdict = judge(reference, _graded("test_b"))
+    assert not verdict.ok and "test_b" in verdict.surprises[0]
+
+
+def test_mutant_must_fail_exactly_its_declared_checks() -> None:
+    assert judge(_mutant("test_a"), _graded("test_a")).ok
+    missed = judge(_mutant("test_a", "test_b"), _graded("test_a"))
+    assert missed.surprises == ["passed checks it must fail: test_b"]
+    extra = judge(_mutant("test_a"), _graded("test_a", "test_c"))
+    assert extra.surprises == ["failed undeclared checks: test_c"]
+    typo = judge(_mutant("test_z"), _graded())
+    assert "does not have: test_z" in typo.surprises[0]
+
+
+def test_mutant_declared_to_fail_before_grading() -> None:
+    slow = _mutant(status="failed")
+    assert judge(slow, GradeOutcome(SubmissionStatus.FAILED, learner_message="too slow")).ok
+    assert not judge(slow, _graded()).ok
+
+
+def test_platform_error_is_always_a_surprise() -> None:
+    reference = Candidate("solution", Kind.REFERENCE, Path("."))
+    verdict = judge(reference, GradeOutcome(SubmissionStatus.ERROR, log_excerpt="boom"))
+    assert verdict.surprises == ["status error, expected graded: boom"]
+
+
+def test_starter_must_pass_some_and_fail_some() -> None:
+    starter = Candidate("starter", Kind.STARTER, Path("."))
+    assert judge(starter, _graded("test_a")).ok
+    assert not judge(starter, _graded()).ok
+    assert not judge(starter, _graded(*CHECKS)).ok
+
+
+def test_discover_finds_the_flagship_reference_mutants_and_starter(settings: Settings) -> None:
+    candidates = discover(settings, FLAGSHIP)
+    kinds = [(c.kind, c.name) for c in candidates]
+    assert kinds[0] == (Kind.REFERENCE, "solution")
+    assert kinds[-1] == (Kind.STARTER, "starter")
+    assert {name for kind, name in kinds if kind == Kind.MUTANT} == {
+        "whole-file-preprocessing",
+        "retention-offer",
+        "customer-id",
+        "constant-prior",
+        "no-validation",
+        "islands-dropped",
+        "slow-startup",
+    }
+
+
+def test_discover_reports_a_broken_declaration_with_its_line(tmp_path: Path) -> None:
+    from servelab.grading.scaffold import create_exercise
+
+    exercises, graders = tmp_path / "exercises", tmp_path / "graders"
+    create_exercise(exercises_dir=exercises, graders_dir=graders, slug="demo")
+    (graders / "demo" / "mutants" / "constant-mean" / "mutant.toml").write_text(
+        'description = "x"\nmust_fial = ["test_a"]\n'
+    )
+    settings = Settings(environment="test", exercises_dir=exercises, graders_dir=graders)
+    with pytest.raises(SelftestError, match=r"mutant.toml:2: .*must_fial"):
+        discover(settings, "demo")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_flagship_selftest_through_the_real_pipeline(grading_settings: Settings) -> None:
+    report = run_selftest(grading_settings, FLAGSHIP)
+    surprises = {v.candidate.name: v.surprises for v in report.verdicts if not v.ok}
+    assert report.ok, (report.problems, surprises)
+    reference = report.verdicts[0]
+    assert reference.candidate.kind == Kind.REFERENCE
+    assert reference.score == reference.max_score == 100
+    assert len(report.verdicts) == 9
