@@ -31,6 +31,13 @@ class ReviewItem:
         return self.presented.question
 
     @property
+    def status(self) -> str:
+        """correct | partial | incorrect | unanswered."""
+        if self.response is None or self.response == []:
+            return "unanswered"
+        return self.score.status if self.score else "incorrect"
+
+    @property
     def chosen(self) -> set[str]:
         if isinstance(self.response, list):
             return set(self.response)

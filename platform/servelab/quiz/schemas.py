@@ -129,7 +129,7 @@ class SubmitAnswers(BaseModel):
 
 class QuestionResult(BaseModel):
     question_id: str
-    status: str = Field(description="correct | partial | incorrect")
+    status: str = Field(description="correct | partial | incorrect | unanswered")
     earned: float
     points: float
     your_answer: str | list[str] | None
@@ -157,7 +157,7 @@ class AttemptResult(AttemptSummary):
             questions=[
                 QuestionResult(
                     question_id=item.question.id,
-                    status=item.score.status if item.score else "incorrect",
+                    status=item.status,
                     earned=item.score.earned if item.score else 0.0,
                     points=item.question.points,
                     your_answer=item.response,

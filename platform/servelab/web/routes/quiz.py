@@ -73,6 +73,16 @@ def _invalid_text(exc: InvalidAnswers) -> str:
     )
 
 
+def _section_titles(request: Request, slug: str) -> dict[str, str]:
+    """Lesson anchor -> heading text, so feedback links read "Leakage", not "leakage"."""
+    lesson = request.app.state.course.lessons.get(slug)
+    titles: dict[str, str] = {}
+    for section in lesson.sections.values() if lesson else ():
+        titles[section.id] = section.title
+        titles.update(dict(section.topics))
+    return titles
+
+
 def _render_helpers() -> dict[str, Any]:
     return {
         "md": markdown.render,
@@ -157,6 +167,7 @@ def attempt_page(
     revealed = service.answers_revealed(quiz, history)
     context.update(
         items=_result_items(db, quiz, slug, attempt, revealed),
+        section_titles=_section_titles(request, slug),
         revealed=revealed,
         history=history,
         attempts_left=service.attempts_left(quiz, history),
