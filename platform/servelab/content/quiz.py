@@ -102,6 +102,16 @@ class MultipleChoice(_QuestionBase):
     answers: list[str] = Field(min_length=1)
     partial_credit: PartialCredit = PartialCredit.RIGHT_MINUS_WRONG
 
+    @property
+    def scoring_rule(self) -> str:
+        """The partial-credit rule in words, shown to learners next to the question."""
+        if self.partial_credit == PartialCredit.ALL_OR_NOTHING:
+            return "Full points only for choosing exactly the right options."
+        return (
+            "Partial credit: each right option you choose earns its share of the points, "
+            "each wrong one costs its share; the score never drops below zero."
+        )
+
     @model_validator(mode="after")
     def _answers_are_options(self) -> MultipleChoice:
         ids = _unique_option_ids(self.options)

@@ -39,6 +39,7 @@ class QuestionPublic(BaseModel):
     code: str | None = Field(None, description="For code_output: the code whose output to give.")
     language: str | None = None
     unit: str | None = Field(None, description="For numeric: the unit of the expected number.")
+    scoring_rule: str | None = Field(None, description="For multiple: how partial credit works.")
 
     @classmethod
     def build(cls, slug: str, presented: PresentedQuestion) -> QuestionPublic:
@@ -55,6 +56,7 @@ class QuestionPublic(BaseModel):
             code=q.code if isinstance(q, CodeOutput) else None,
             language=q.language if isinstance(q, CodeOutput) else None,
             unit=q.unit if isinstance(q, Numeric) else None,
+            scoring_rule=q.scoring_rule if isinstance(q, MultipleChoice) else None,
         )
 
 
