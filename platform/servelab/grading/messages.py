@@ -123,4 +123,9 @@ def serve_message(reason: str, exit_code: int | None, output: str, limits: Sandb
             f"The service ran out of memory ({_mib(limits.memory_bytes)}) while being tested "
             "and was stopped. Predict without copying the model or keeping every request."
         )
+    if reason == "unhealthy":
+        return (
+            "After the checks the service no longer answered its health check. A request may "
+            "have blocked it: keep handlers fast and never wait on input."
+        )
     return f"The service stopped while being tested (exit code {exit_code}).{_hint(output, limits)}"

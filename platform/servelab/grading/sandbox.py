@@ -196,17 +196,32 @@ class Sandbox:
         container = self._containers.get("serve")
         if container is None:
             return PhaseResult("serve", False, "crashed", None, 0.0, "", "The service never ran.")
+        if self._answers_health():
+            return PhaseResult("serve", True, "ok", None, 0.0, self.service_output(), "")
         try:
+            container.wait(timeout=3)  # it stopped answering: let Docker record how it ended
             container.reload()
             state = container.attrs["State"]
         except docker.errors.NotFound:
             state = {"Running": False, "ExitCode": None, "OOMKilled": False}
+        except Exception:  # still running after all: alive but not answering
+            state = container.attrs["State"]
         if state.get("Running"):
-            return PhaseResult("serve", True, "ok", None, 0.0, self.service_output(), "")
+            output = self.service_output()
+            message = messages.serve_message("unhealthy", None, output, self.limits)
+            return PhaseResult("serve", False, "unhealthy", None, 0.0, output, message)
         reason, exit_code = _startup_reason(state, "crashed")
         output = self._stop_output("serve")
         message = messages.serve_message(reason, exit_code, output, self.limits)
         return PhaseResult("serve", False, reason, exit_code, 0.0, output, message)
+
+    def _answers_health(self) -> bool:
+        transport = httpx.HTTPTransport(uds=str(self.socket_path))
+        try:
+            with httpx.Client(transport=transport, base_url="http://service", timeout=5) as http:
+                return http.get(self.health_path).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def close(self) -> None:
         """Kill and remove containers, the model volume and the socket dir; safe to repeat."""
