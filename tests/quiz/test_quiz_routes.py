@@ -400,6 +400,7 @@ def test_instructor_pages(client, bearer, make_user, html_client, flagship) -> N
     assert {r["status"] for r in rows} == {"submitted", "open"}
     assert sorted(r["score"] for r in rows) == ["", "1", "3"]
     assert "points:best-practice" in rows[0]
+    assert all(float(r["seconds_taken"]) >= 0 for r in rows if r["status"] == "submitted")
     assert any(r["user_email"] == "'=cmd@example.org" for r in rows)  # formula neutralised
 
 

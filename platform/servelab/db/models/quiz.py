@@ -46,6 +46,13 @@ class QuizAttempt(SQLModel, table=True):
         return AttemptStatus(self.status)
 
     @property
+    def seconds_taken(self) -> float | None:
+        """From start to submission; None while open or when the time ran out."""
+        if self.submitted_at is None:
+            return None
+        return round((self.submitted_at - self.started_at).total_seconds(), 1)
+
+    @property
     def percent(self) -> float | None:
         if self.score is None or not self.max_score:
             return None
