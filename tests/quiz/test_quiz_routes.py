@@ -420,3 +420,27 @@ def test_openapi_documents_the_quiz_api(client: TestClient) -> None:
     public = json.dumps(spec["components"]["schemas"]["QuestionPublic"])
     assert "explanation" not in public and '"answer"' not in public
     assert not any(p.startswith("/quizzes") or p.startswith("/instructor") for p in paths)
+
+
+def test_html_result_hides_answers_until_the_last_attempt(
+    html_client: TestClient, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    login(html_client, make_user())
+    pages = []
+    for _ in range(2):
+        token = csrf_from(html_client, f"/quizzes/{LIMITED}")
+        url = html_client.post(
+            f"/quizzes/{LIMITED}/attempts", data={"csrf_token": token}, follow_redirects=False
+        ).headers["location"]
+        taking = html_client.get(url).text
+        assert "SECRET" not in taking
+        html_client.post(url, data={"csrf_token": token, "q.split": "random"})
+        pages.append(html_client.get(url).text)
+    first, last = pages
+    assert "Score: <strong>0 / 3</strong>" in first
+    assert "SECRET" not in first and "Correct answers and explanations appear after" in first
+    assert "SECRET-EXPLANATION-SPLIT" in last and "SECRET-FEEDBACK-RANDOM" in last
+    assert "SECRET-FEEDBACK-TIME" not in last  # feedback only for the option that was chosen
+    overview = html_client.get(f"/quizzes/{LIMITED}").text
+    assert "You have used all your attempts." in overview
+    assert f'action="/quizzes/{LIMITED}/attempts"' not in overview
