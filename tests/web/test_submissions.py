@@ -159,6 +159,16 @@ def test_api_refuses_anonymous_wrong_slug_and_bad_bodies(
     )
     r = client.post("/api/submissions", json={"exercise": "nope", "files": files}, headers=auth)
     assert r.status_code == 404 and "no exercise called 'nope'" in r.json()["detail"]
+    r = client.post(
+        "/api/submissions",
+        json={"exercise": SLUG, "files": {**files, "../../outside.py": "x"}},
+        headers=auth,
+    )
+    assert r.status_code == 400 and "climbs out of the submission folder" in r.json()["detail"]
+    r = client.post(
+        "/api/submissions", json={"exercise": SLUG, "files": {"main.py": "app=1"}}, headers=auth
+    )
+    assert r.status_code == 400 and "train.py is empty" in r.json()["detail"]
     r = client.post("/api/submissions", json={"exercise": SLUG}, headers=auth)
     assert r.status_code == 422 and "files" in r.json()["detail"]
     r = client.post(
@@ -172,6 +182,18 @@ def test_api_refuses_anonymous_wrong_slug_and_bad_bodies(
     )
     assert r.status_code == 415
     assert _submissions(db) == []
+
+
+def test_api_with_a_session_cookie_still_needs_the_csrf_header(
+    client: TestClient, db: Session, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    login(client, make_user(Role.LEARNER))
+    body = {"exercise": SLUG, "files": {"train.py": "x = 1\n", "main.py": "app = 1\n"}}
+    assert client.post("/api/submissions", json=body).status_code == 403
+    assert _submissions(db) == []
+    token = client.cookies.get("servelab_csrf")
+    r = client.post("/api/submissions", json=body, headers={"X-CSRF-Token": token})
+    assert r.status_code == 201
 
 
 def test_form_submission_without_csrf_is_refused(

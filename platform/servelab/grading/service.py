@@ -183,6 +183,12 @@ def create_submission_from_files(
 ) -> Submission:
     """Write files sent as text (browser editor, JSON API), then persist and queue them."""
     files = {name: text.replace("\r\n", "\n") for name, text in files.items()}
+    blank = [name for name in ("train.py", "main.py") if not files.get(name, "").strip()]
+    if blank:
+        raise SubmissionRefused(
+            f"{' and '.join(blank)} {'is' if len(blank) == 1 else 'are'} empty. train.py trains "
+            "and saves the model; main.py defines `app`. Start from the starter if unsure."
+        )
     if not files.get("requirements.txt", "x").strip():
         files.pop("requirements.txt")
     total = sum(len(text.encode("utf-8", "surrogatepass")) for text in files.values())
