@@ -85,26 +85,6 @@ def host_service(source: Path) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def runtime_image_ready(settings: Settings) -> bool:
-    """Docker answers and the runtime image is there."""
-    try:
-        import docker
-
-        client = docker.from_env()
-        client.ping()
-        client.images.get(settings.runtime_image)
-    except Exception:
-        return False
-    return True
-
-
-def require_docker(settings: Settings) -> None:
-    """Skip locally without Docker and the runtime image; fail under CI=true."""
-    from conftest import require_service
-
-    require_service(runtime_image_ready(settings), "Docker with the runtime image")
-
-
 def sandbox_containers(submission_label: str) -> list[object]:
     """Containers (any state) a sandbox created for this submission label."""
     import docker

@@ -39,7 +39,7 @@ def grade(
     Exits 0 when graded (whatever the score), 1 when the code failed, 2 on a platform error.
     """
     settings = get_settings()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     if not directory.is_dir():
         err.print(f"[red]{directory} is not a folder.[/red] Give the folder holding train.py.")
         raise typer.Exit(EXIT_ERROR)
