@@ -87,7 +87,7 @@ def _customers(
     plan_eff = np.array([PLAN_EFFECT[p] for p in plan])
     region_eff = np.array([REGION_EFFECT[r] for r in region])
     mainland_logit = (
-        -0.55 - 0.055 * tenure + 0.42 * tickets + 0.020 * (charges - 65.0) + plan_eff + region_eff
+        -0.55 - 0.055 * tenure + 0.62 * tickets + 0.030 * (charges - 65.0) + plan_eff + region_eff
     )
     # Islands: loyal newcomers, long-standing customers poached by a local competitor.
     islands_logit = -1.2 + 0.045 * tenure - 0.35 * tickets + 0.012 * (charges - 65.0)

@@ -41,6 +41,7 @@ def test_beats_the_graders_baseline_on_holdout(
             "On held-out customers your model does not beat, by the required margin of "
             f"{BASELINE_MARGIN:.2f} ROC AUC, a logistic regression on `tenure_months` alone "
             "fit on train.csv. A model that a one-feature baseline matches is not worth its "
-            "complexity; check that it learns from every useful field.",
+            "complexity; check that it learns from every useful field and is not overfit "
+            "(compare its validation score with the baseline's on the same rows).",
             "baseline",
         )

@@ -54,8 +54,10 @@ def _check_slices(column: str, holdout: pd.DataFrame, holdout_scores: Scored) ->
         fail(
             f"For {column} {', '.join(below)}, even the optimistic end of a 95 % bootstrap "
             f"interval of ROC AUC is below {SLICE_FLOOR:.2f}. An average can hide a group the "
-            "model serves badly; a small group that behaves differently needs to be seen in "
-            "training and checked on its own.",
+            "model serves badly. Score each slice on your own validation rows: a small group "
+            "that behaves differently must be kept in training, and the model must be able to "
+            "express the difference (interaction features, a model per group, or trees that "
+            "can split on it).",
             "slices",
         )
     feedback(
