@@ -31,6 +31,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from servelab.grading.orphans import MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL, owner_token
+
 if TYPE_CHECKING:
     from servelab.settings import Settings
 
@@ -341,7 +343,7 @@ def check_image(settings: Settings, client: docker.DockerClient | None = None) -
             user=f"{LEARNER_UID}:{LEARNER_UID}",
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
-            labels={"servelab.managed": "1", "servelab.role": "runtime-check"},
+            labels={MANAGED_LABEL: "1", OWNER_LABEL: owner_token(), ROLE_LABEL: "runtime-check"},
             stdout=True,
             stderr=True,
         )

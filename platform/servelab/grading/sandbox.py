@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,16 +29,32 @@ from docker.utils.socket import frames_iter
 
 from servelab.grading import messages
 from servelab.grading.limits import HARD_CAP, SandboxLimits
+from servelab.grading.orphans import (
+    MANAGED_LABEL,
+    OWNER_LABEL,
+    ROLE_LABEL,
+    SANDBOX_LABEL,
+    SOCKET_ROOT,
+    owner_token,
+    remove_container,
+    remove_volume,
+    sweep_orphans,
+)
 from servelab.grading.output import CappedOutput
 from servelab.grading.runtime import LEARNER_UID
 
-__all__ = ["HARD_CAP", "PhaseResult", "Sandbox", "SandboxLimits", "sweep_orphans"]
+__all__ = [
+    "HARD_CAP",
+    "MANAGED_LABEL",
+    "OWNER_LABEL",
+    "SANDBOX_LABEL",
+    "SOCKET_ROOT",
+    "PhaseResult",
+    "Sandbox",
+    "SandboxLimits",
+    "sweep_orphans",
+]
 
-MANAGED_LABEL = "servelab.managed"
-OWNER_LABEL = "servelab.owner"
-SANDBOX_LABEL = "servelab.sandbox"
-ROLE_LABEL = "servelab.role"
-SOCKET_ROOT = Path(tempfile.gettempdir()) / "servelab-run"
 SOCKET_NAME = "service.sock"
 _CONTAINER_SOCKET_DIR = "/run/servelab"
 _POLL_SECONDS = 0.05
@@ -58,29 +72,6 @@ class PhaseResult:
     output: str  # capped: head + tail + "[... N bytes cut ...]"
     message: str  # learner-facing: what happened and what to do
     timings: dict[str, float] = field(default_factory=dict)  # create/start/run/remove
-
-
-def _proc_start_time(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _owner_token() -> str:
-    """Who created a resource: host, pid and that pid's start time (pids are reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_proc_start_time(os.getpid())}"
-
-
-def _owner_alive(owner: str | None) -> bool:
-    if not owner:
-        return False
-    host, _, rest = owner.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname():
-        return True  # another host's worker: not ours to judge
-    return pid.isdigit() and _proc_start_time(int(pid)) == started
 
 
 class Sandbox:
@@ -110,7 +101,7 @@ class Sandbox:
             **(labels or {}),
             MANAGED_LABEL: "1",
             SANDBOX_LABEL: self.id,
-            OWNER_LABEL: _owner_token(),
+            OWNER_LABEL: owner_token(),
         }
         self.socket_dir = SOCKET_ROOT / f"{os.getpid()}-{self.id}"
         self.socket_path = self.socket_dir / SOCKET_NAME
@@ -230,12 +221,12 @@ class Sandbox:
         self._closed = True
         started = time.monotonic()
         for container in list(self._containers.values()):
-            _remove_container(container)
+            remove_container(container)
         self._containers.clear()
         for reader in self._readers.values():
             reader.join(timeout=2)
         if self._volume_ready:
-            _remove_volume(self.client, self.volume_name)
+            remove_volume(self.client, self.volume_name)
         shutil.rmtree(self.socket_dir, ignore_errors=True)
         self.timings["cleanup"] = time.monotonic() - started
 
@@ -254,6 +245,7 @@ class Sandbox:
             "network_mode": "none",
             "read_only": True,
             "tmpfs": {"/tmp": f"rw,nosuid,nodev,noexec,size={limits.tmpfs_bytes},mode=1777"},
+            "shm_size": limits.tmpfs_bytes,
             "mem_limit": limits.memory_bytes,
             "memswap_limit": limits.memory_bytes,
             "nano_cpus": limits.nano_cpus,
@@ -340,7 +332,7 @@ class Sandbox:
         state = dict(container.attrs["State"])
         self._readers[role].join(timeout=5)
         t0 = time.monotonic()
-        _remove_container(container)
+        remove_container(container)
         self._containers.pop(role, None)
         timings["remove"] = time.monotonic() - t0
         return state
@@ -348,7 +340,7 @@ class Sandbox:
     def _stop_output(self, role: str) -> str:
         container = self._containers.pop(role, None)
         if container is not None:
-            _remove_container(container)
+            remove_container(container)
         self._readers[role].join(timeout=5)
         return self._outputs[role].text()
 
@@ -428,53 +420,3 @@ def _kill(container: Container) -> None:
         container.kill()
     except docker.errors.APIError:
         pass  # already gone or already stopped
-
-
-def _remove_container(container: Container) -> None:
-    try:
-        container.remove(force=True, v=True)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as exc:
-        if "already in progress" not in str(exc):
-            raise
-
-
-def _remove_volume(client: docker.DockerClient, name: str) -> None:
-    for attempt in range(20):
-        try:
-            client.volumes.get(name).remove(force=True)
-            return
-        except docker.errors.NotFound:
-            return
-        except docker.errors.APIError:
-            time.sleep(0.05 * (attempt + 1))  # a container using it is still being removed
-
-
-def sweep_orphans(client: docker.DockerClient | None = None, *, everything: bool = False) -> int:
-    """Remove ServeLab containers, volumes and socket dirs whose creating process is gone.
-
-    `everything=True` also removes those of live processes (for an operator's explicit reset).
-    Returns how many containers and volumes were removed.
-    """
-    client = client or docker.from_env()
-    removed = 0
-    filters = {"label": f"{MANAGED_LABEL}=1"}
-    for container in client.containers.list(all=True, filters=filters):
-        if everything or not _owner_alive(container.labels.get(OWNER_LABEL)):
-            _remove_container(container)
-            removed += 1
-    for volume in client.volumes.list(filters=filters):
-        labels = volume.attrs.get("Labels") or {}
-        if everything or not _owner_alive(labels.get(OWNER_LABEL)):
-            try:
-                volume.remove(force=True)
-                removed += 1
-            except docker.errors.APIError:
-                pass  # still in use by a container being removed; the next sweep gets it
-    if SOCKET_ROOT.is_dir():
-        for path in SOCKET_ROOT.iterdir():
-            pid = path.name.split("-", 1)[0]
-            if everything or not (pid.isdigit() and _proc_start_time(int(pid)) is not None):
-                shutil.rmtree(path, ignore_errors=True)
-    return removed
