@@ -1,0 +1,201 @@
+"""The in-process worker pool: grading from the queue, retries, watchdog, resume and drain."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from grading_helpers import (
+    SLUG,
+    SOLUTION,
+    STARTER,
+    course_settings,
+    make_learner,
+    sandbox_containers,
+)
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from servelab.db.engine import make_engine
+from servelab.db.migrate import upgrade
+from servelab.db.models.grading import FINAL_STATUSES, Submission, SubmissionStatus, utcnow
+from servelab.grading import queue
+from servelab.grading.worker import WorkerPool
+from servelab.settings import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    settings = course_settings(tmp_path / "var", job_attempts=2)
+    upgrade(settings)
+    return settings
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def user_id(engine: Engine) -> int:
+    with Session(engine) as session:
+        user = make_learner(session)
+        assert user.id is not None
+        return user.id
+
+
+@pytest.fixture
+def pools() -> Iterator[list[WorkerPool]]:
+    started: list[WorkerPool] = []
+    yield started
+    for pool in started:
+        pool.stop(timeout=120)
+
+
+def _start(
+    pools: list[WorkerPool], settings: Settings, engine: Engine, size: int = 1
+) -> WorkerPool:
+    pool = WorkerPool(settings, engine, size=size, poll_seconds=0.1, watchdog_seconds=0.5)
+    pool.start()
+    pools.append(pool)
+    return pool
+
+
+def _enqueue(engine: Engine, user_id: int, source: Path, slug: str = SLUG) -> int:
+    with Session(engine) as session:
+        row = queue.enqueue_submission(
+            session, user_id=user_id, exercise_slug=slug, source_dir=str(source)
+        )
+        assert row.id is not None
+        return row.id
+
+
+def _row(engine: Engine, submission_id: int) -> Submission:
+    with Session(engine) as session:
+        row = session.get(Submission, submission_id)
+        assert row is not None
+        return row
+
+
+def _wait(engine: Engine, submission_id: int, statuses=FINAL_STATUSES, timeout: float = 240):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = _row(engine, submission_id)
+        if row.status in statuses:
+            return row
+        time.sleep(0.1)
+    raise AssertionError(f"submission {submission_id} still {row.status} after {timeout} s")
+
+
+def _events(engine: Engine, submission_id: int) -> list[tuple[str, str]]:
+    with Session(engine) as session:
+        return [
+            (e.status, e.detail) for e in queue.get_events(session, submission_id=submission_id)
+        ]
+
+
+def test_platform_error_is_retried_then_reported_as_error(
+    settings: Settings, engine: Engine, user_id: int, pools: list[WorkerPool]
+) -> None:
+    sid = _enqueue(engine, user_id, SOLUTION, slug="no-such-exercise")
+    _start(pools, settings, engine)
+    row = _wait(engine, sid, timeout=60)
+    assert row.status == SubmissionStatus.ERROR
+    assert row.attempts == 2
+    assert "problem on our side, not in your code" in (row.learner_message or "")
+    assert "no exercise 'no-such-exercise'" in (row.log_excerpt or "")
+    statuses = [status for status, _ in _events(engine, sid)]
+    assert statuses == ["queued", "received", "queued", "received", "error"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_pool_grades_queued_submissions(
+    runtime_image: str, settings: Settings, engine: Engine, user_id: int, pools: list[WorkerPool]
+) -> None:
+    good = _enqueue(engine, user_id, SOLUTION)
+    partial = _enqueue(engine, user_id, STARTER)
+    _start(pools, settings, engine, size=2)
+    done = _wait(engine, good)
+    other = _wait(engine, partial)
+    assert (done.status, done.score, done.max_score) == ("graded", 8, 8)
+    assert (other.status, other.score) == ("graded", 3)
+    stamps = [
+        done.requested_at,
+        done.queued_at,
+        done.received_at,
+        done.started_at,
+        done.finished_at,
+        done.graded_at,
+    ]
+    assert all(stamps) and stamps == sorted(stamps)  # type: ignore[type-var]
+    assert [s for s, _ in _events(engine, good)] == [
+        "queued", "received", "preparing", "training", "starting", "testing", "graded",
+    ]  # fmt: skip
+    assert '"train"' in (done.phase_seconds_json or "")
+    assert sandbox_containers(str(good)) == []
+    assert not any((settings.var_dir / "work").iterdir())
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_restart_resumes_interrupted_jobs_and_replaces_partial_results(
+    runtime_image: str, settings: Settings, engine: Engine, user_id: int, pools: list[WorkerPool]
+) -> None:
+    crashed_here = _enqueue(engine, user_id, SOLUTION)
+    other_host = _enqueue(engine, user_id, SOLUTION)
+    with Session(engine) as session:
+        # a pool in this process that is gone (a restart), mid-training with a partial result
+        dead = f"{socket.gethostname()}:{os.getpid()}:gone0000:0"
+        claim = queue.claim_next(
+            session, worker_id=dead, lease_seconds=3600, deadline_seconds=lambda _: 3600
+        )
+        assert claim is not None and claim.submission_id == crashed_here
+        assert queue.record_phase(session, claim, SubmissionStatus.TRAINING)
+        # a worker on another host that stopped renewing its lease
+        stale = queue.claim_next(
+            session, worker_id="elsewhere:1:pool:0", lease_seconds=1, deadline_seconds=lambda _: 600
+        )
+        assert stale is not None
+        session.exec(
+            update(Submission)
+            .where(col(Submission.id) == crashed_here)
+            .values(score=1, max_score=8, result_json='{"tests": []}')
+        )
+        session.exec(
+            update(Submission)
+            .where(col(Submission.id) == other_host)
+            .values(lease_until=utcnow() - timedelta(seconds=5))
+        )
+        session.commit()
+
+    _start(pools, settings, engine)  # the "restart"
+    for sid in (crashed_here, other_host):
+        row = _wait(engine, sid)
+        assert (row.status, row.score, row.max_score, row.attempts) == ("graded", 8, 8, 2)
+    assert "resumed" in _events(engine, crashed_here)[3][1]
+    assert "stopped responding" in _events(engine, other_host)[2][1]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_stop_drains_the_running_job(
+    runtime_image: str, settings: Settings, engine: Engine, user_id: int
+) -> None:
+    pool = WorkerPool(settings, engine, size=1, poll_seconds=0.1)
+    pool.start()
+    sid = _enqueue(engine, user_id, SOLUTION)
+    pool.wake()
+    _wait(engine, sid, statuses={SubmissionStatus.TRAINING, SubmissionStatus.STARTING}, timeout=60)
+    pool.stop(timeout=120)
+    assert _row(engine, sid).status == SubmissionStatus.GRADED
+    assert pool.busy == 0
+    assert all(not thread.is_alive() for thread in pool._threads)
