@@ -199,3 +199,28 @@ def test_stop_drains_the_running_job(
     assert _row(engine, sid).status == SubmissionStatus.GRADED
     assert pool.busy == 0
     assert all(not thread.is_alive() for thread in pool._threads)
+
+
+def test_web_app_runs_the_embedded_pool_only_when_enabled(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from servelab.web.app import create_app
+
+    off = course_settings(tmp_path / "off")
+    upgrade(off)
+    with TestClient(create_app(off)) as client:
+        assert client.app.state.grading_pool is None  # type: ignore[attr-defined]
+
+    on = course_settings(tmp_path / "on", embedded_worker=True, worker_count=1)
+    upgrade(on)
+    app = create_app(on)
+    with TestClient(app):
+        pool = app.state.grading_pool
+        assert pool is not None and pool.size == 1
+        with Session(app.state.engine) as session:
+            user = make_learner(session)
+            assert user.id is not None
+        sid = _enqueue(app.state.engine, user.id, SOLUTION, slug="no-such-exercise")
+        pool.wake()
+        assert _wait(app.state.engine, sid, timeout=60).status == SubmissionStatus.ERROR
+    assert all(not thread.is_alive() for thread in pool._threads)  # drained at shutdown

@@ -253,3 +253,20 @@ class WorkerPool:
                             self._wake.set()
             except Exception:
                 log.exception("watchdog pass failed")
+
+
+def embedded_pool_enabled(settings: Settings) -> bool:
+    """settings.embedded_worker, where None means on except in tests."""
+    if settings.embedded_worker is None:
+        return settings.environment != "test" and settings.queue_backend == "database"
+    return settings.embedded_worker
+
+
+def start_embedded_pool(settings: Settings, engine: Engine) -> WorkerPool | None:
+    """The web app's in-process pool (None when disabled); call `stop()` at shutdown."""
+    if not embedded_pool_enabled(settings):
+        return None
+    pool = WorkerPool(settings, engine)
+    pool.start()
+    log.info("embedded grading pool started with %s worker(s)", pool.size)
+    return pool

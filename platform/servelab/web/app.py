@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -35,7 +36,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from servelab.grading.worker import start_embedded_pool
+
+        pool = start_embedded_pool(settings, app.state.engine)
+        app.state.grading_pool = pool  # routes call .wake() after queueing a submission
         yield
+        if pool is not None:  # drain: running jobs finish, the rest stay queued for next start
+            await asyncio.to_thread(pool.stop, timeout=60)
         app.state.engine.dispose()
 
     app = FastAPI(title="ServeLab", version="0.1.0", lifespan=lifespan)
