@@ -18,10 +18,13 @@ from pathlib import Path
 import docker
 import httpx
 import pytest
+from grading_helpers import SLUG, SOLUTION, copy_submission, course_settings
 from sandbox_helpers import HOSTILE, leftovers
 
+from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.archive import MAX_UNCOMPRESSED, ArchiveError, extract_zip
 from servelab.grading.limits import MiB
+from servelab.grading.pipeline import GradeOutcome, grade_directory, work_root
 from servelab.grading.sandbox import PhaseResult, Sandbox, SandboxLimits
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -260,3 +263,59 @@ def test_zip_bomb_is_refused_before_filling_the_disk(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="unpacks to more than 50.0 MiB"):
         extract_zip(bomb, tmp_path / "dest")
     assert sum(f.stat().st_size for f in (tmp_path / "dest").rglob("*")) == 0
+
+
+# -- the same hostility through the whole pipeline (`servelab grade` and the worker use it) ----
+
+
+@pytest.fixture
+def grade(tmp_path: Path, docker_client: docker.DockerClient, runtime_image: str) -> Iterator:
+    """Grade a modified copy of the fixture exercise's solution; afterwards check cleanup."""
+    settings = course_settings(tmp_path / "var")
+    before = {c.id for c in docker_client.containers.list(all=True, filters=_LOCAL)}
+    count = iter(range(100))
+
+    def _grade(**files: str) -> GradeOutcome:
+        source = copy_submission(SOLUTION, tmp_path / f"submission-{next(count)}", **files)
+        return grade_directory(source, SLUG, settings)
+
+    yield _grade
+    after = {c.id for c in docker_client.containers.list(all=True, filters=_LOCAL)}
+    assert after - before == set()
+    assert list(work_root(settings).glob("*")) == []
+    healthy = grade_directory(SOLUTION, SLUG, settings)
+    assert healthy.status == SubmissionStatus.GRADED
+    assert healthy.result is not None and healthy.score == healthy.max_score
+
+
+_LOCAL = {"label": "servelab.submission=local"}
+
+
+def test_pipeline_refuses_requirements_the_image_lacks_before_running_anything(grade) -> None:
+    outcome = grade(requirements__txt="torch==2.3.0\nfastapi\n")
+    assert outcome.status == SubmissionStatus.FAILED
+    assert "Nothing was run" in outcome.learner_message
+    assert "torch is not in the runtime image" in outcome.learner_message
+    assert "scikit-learn 1.9.1" in outcome.learner_message
+    assert "train" not in outcome.phase_seconds
+
+
+def test_pipeline_fails_a_syntax_error_with_the_traceback(grade) -> None:
+    outcome = grade(train__py="def train(:\n    pass\n")
+    assert outcome.status == SubmissionStatus.FAILED
+    assert "syntax error" in outcome.learner_message
+    assert "SyntaxError" in outcome.log_excerpt
+
+
+def test_pipeline_fails_a_memory_bomb_as_out_of_memory(grade) -> None:
+    outcome = grade(train__py=(HOSTILE / "memory_bomb" / "train.py").read_text())
+    assert outcome.status == SubmissionStatus.FAILED
+    assert "512 MiB of memory" in outcome.learner_message
+
+
+def test_pipeline_fails_a_service_that_tries_the_network_at_startup(grade) -> None:
+    main = "import urllib.request\nurllib.request.urlopen('http://1.1.1.1', timeout=3)\n"
+    outcome = grade(main__py=main)
+    assert outcome.status == SubmissionStatus.FAILED
+    assert "stopped while starting" in outcome.learner_message
+    assert "without network" in outcome.learner_message
