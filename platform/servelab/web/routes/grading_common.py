@@ -87,3 +87,10 @@ def visible_or_404(db: Session, user: User, submission_id: int) -> Submission:
 
 def iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def wake_workers(request: Request) -> None:
+    """Tell the app's embedded grading pool (if it runs one) that a submission was queued."""
+    pool = getattr(request.app.state, "grading_pool", None)
+    if pool is not None:
+        pool.wake()

@@ -12,7 +12,7 @@ from servelab.db.models import User
 from servelab.db.models.grading import Submission
 from servelab.grading import grades, service
 from servelab.web.deps import CsrfProtected, InstructorUser, SessionDep
-from servelab.web.routes.grading_common import course_of, exercise_or_404
+from servelab.web.routes.grading_common import course_of, exercise_or_404, wake_workers
 from servelab.web.templating import render
 
 router = APIRouter(prefix="/instructor", include_in_schema=False)
@@ -100,6 +100,7 @@ def grades_export(
 def regrade_all(request: Request, slug: str, user: InstructorUser, db: SessionDep) -> Response:
     exercise_or_404(course_of(request), slug)
     queued, skipped = service.regrade_exercise(db, exercise_slug=slug, by=user)
+    wake_workers(request)
     return RedirectResponse(
         f"/instructor/exercises/{slug}/submissions?regraded={queued}&skipped={skipped}",
         status_code=status.HTTP_303_SEE_OTHER,
@@ -147,6 +148,7 @@ def regrade_one(
         service.regrade(db, submission_id=submission_id, by=user)
     except service.SubmissionRefused as exc:
         raise HTTPException(exc.status_code, exc.message) from None
+    wake_workers(request)
     return RedirectResponse(
         f"/instructor/submissions/{submission_id}", status_code=status.HTTP_303_SEE_OTHER
     )

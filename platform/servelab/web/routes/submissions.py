@@ -46,6 +46,7 @@ from servelab.web.routes.grading_common import (
     iso,
     read_upload,
     visible_or_404,
+    wake_workers,
 )
 from servelab.web.templating import render
 
@@ -174,6 +175,7 @@ async def submit_form(request: Request, slug: str, user: CurrentUser, db: Sessio
             editor=editor,
             status_code=exc.status_code,
         )
+    wake_workers(request)
     return RedirectResponse(f"/submissions/{submission.id}", status_code=status.HTTP_303_SEE_OTHER)
 
 

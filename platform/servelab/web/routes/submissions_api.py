@@ -26,6 +26,7 @@ from servelab.web.routes.grading_common import (
     iso,
     read_upload,
     visible_or_404,
+    wake_workers,
 )
 
 router = APIRouter()
@@ -115,6 +116,7 @@ async def api_submit(request: Request, user: CurrentUser, db: SessionDep) -> Res
             )
     except service.SubmissionRefused as exc:
         return _api_error(exc.message, exc.status_code)
+    wake_workers(request)
     return JSONResponse(
         _api_view(db, course, submission),
         status_code=201,
