@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -46,6 +47,7 @@ SLICE_GAP_CEILING = 0.25  # best minus worst slice AUC (point estimates)
 LATENCY_P95_SECONDS = 0.30
 BOOTSTRAP_SEED = 20260101
 BOOTSTRAP_ROUNDS = 400
+SCORING_BUDGET_SECONDS = 100.0  # one-by-one fallback when /predict/batch is broken
 
 VALID_RECORD: dict[str, Any] = {
     "customer_id": 4821,
@@ -178,11 +180,12 @@ class Scored:
 def score_records(client: Api, bodies: Sequence[dict[str, Any]]) -> Scored:
     """Probabilities for `bodies`, through /predict/batch in chunks, else one by one."""
     out: list[float] = []
+    deadline = time.monotonic() + SCORING_BUDGET_SECONDS
     for start in range(0, len(bodies), 500):
         chunk = list(bodies[start : start + 500])
         got = _score_batch(client, chunk)
         if got is None:
-            got = _score_singly(client, chunk)
+            got = _score_singly(client, chunk, deadline)
         if isinstance(got, str):
             return Scored(None, got)
         out.extend(got)
@@ -202,9 +205,14 @@ def _score_batch(client: Api, chunk: list[dict[str, Any]]) -> list[float] | None
     return [float(p["churn_probability"]) for p in predictions]
 
 
-def _score_singly(client: Api, chunk: list[dict[str, Any]]) -> list[float] | str:
+def _score_singly(client: Api, chunk: list[dict[str, Any]], deadline: float) -> list[float] | str:
     out = []
     for body in chunk:
+        if time.monotonic() > deadline:
+            return (
+                "/predict/batch did not work and one-by-one predictions took longer than "
+                f"{SCORING_BUDGET_SECONDS:.0f} s"
+            )
         try:
             response = client.post("/predict", json=body)
             payload = strict_json(response.text)
