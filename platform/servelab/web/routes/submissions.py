@@ -106,6 +106,7 @@ def _exercise_page(
             "starter_files": list(service.starter_files(course, slug)),
             "has_lesson": slug in course.lessons,
             "submissions": mine,
+            "exercises": course.exercises,
             "max_upload_mib": MAX_COMPRESSED // 2**20,
             "max_active": service.MAX_ACTIVE_SUBMISSIONS,
             "error": error,
