@@ -498,31 +498,36 @@ def _docker_ready(settings: Settings) -> bool:
 @pytest.mark.docker
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_end_to_end_through_the_api_with_the_embedded_worker_and_docker(
-    client: TestClient, db: Session, make_user, settings: Settings, app
-) -> None:  # type: ignore[no-untyped-def]
-    """Real pipeline: the reference solution gets full marks, a broken one a clear failure."""
+def test_end_to_end_through_the_api_with_the_embedded_worker_and_docker(tmp_path: Path) -> None:
+    """The app's own pool, real Docker: the reference solution gets full marks, a broken
+    one a clear failure with its log, and the browser pages show both."""
     from grading_web_helpers import TINY_GRADERS
 
     from conftest import require_service
-    from servelab.grading.worker import WorkerPool
+    from servelab.db.migrate import upgrade
+    from servelab.web.app import create_app
 
+    settings = course_settings(tmp_path, embedded_worker=True, worker_count=1)
     require_service(
         _docker_ready(settings), "Docker with the runtime image (servelab runtime build)"
     )
-    learner = make_user(Role.LEARNER)
-    auth = _bearer(db, learner)
+    upgrade(settings)
+    app = create_app(settings)
     solution = {p.name: p.read_text() for p in (TINY_GRADERS / "solution").iterdir() if p.is_file()}
     broken = {**solution, "train.py": "import pandas as pd\nraise SystemExit('no model today')\n"}
-    ids = []
-    for files in (solution, broken):
-        r = client.post("/api/submissions", json={"exercise": SLUG, "files": files}, headers=auth)
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
-
-    pool = WorkerPool(settings, app.state.engine, size=1, poll_seconds=0.2)
-    pool.start()
-    try:
+    with TestClient(app) as client, Session(app.state.engine) as db:
+        assert app.state.grading_pool is not None
+        learner = accounts.create_user(
+            db, email="e2e@example.org", password="correct horse battery"
+        )
+        auth = _bearer(db, learner)
+        ids = []
+        for files in (solution, broken):
+            r = client.post(
+                "/api/submissions", json={"exercise": SLUG, "files": files}, headers=auth
+            )
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
         deadline = time.monotonic() + 400
         views: dict[int, dict] = {}
         while time.monotonic() < deadline and len(views) < len(ids):
@@ -530,22 +535,24 @@ def test_end_to_end_through_the_api_with_the_embedded_worker_and_docker(
                 view = client.get(f"/api/submissions/{sid}", headers=auth).json()
                 if view["final"]:
                     views[sid] = view
-            time.sleep(0.5)
-    finally:
-        pool.stop(timeout=60)
-    good, bad = views[ids[0]], views[ids[1]]
-    assert good["status"] == "graded", good
-    assert good["score"] == good["max_score"] > 0
-    assert {"training", "starting", "testing", "graded"} <= {e["status"] for e in good["events"]}
-    assert good["result"]["tests"] and all(
-        t["instructor_output"] == "" for t in good["result"]["tests"]
-    )
-    assert bad["status"] == "failed" and bad["result"] is None
-    assert "no model today" in bad["log_excerpt"]
-    login(client, learner)
-    page = client.get(f"/submissions/{ids[1]}", headers=HTML).text
-    assert "no model today" in page and "could not be graded" in page
-    assert _read_events(client, f"/submissions/{ids[0]}/events")[-1] == (
-        "done",
-        {"status": "graded", "page": f"/submissions/{ids[0]}"},
-    )
+            time.sleep(0.3)
+        good, bad = views[ids[0]], views[ids[1]]
+        assert good["status"] == "graded", good
+        assert good["score"] == good["max_score"] > 0
+        assert {"training", "starting", "testing", "graded"} <= {
+            e["status"] for e in good["events"]
+        }
+        assert good["result"]["tests"] and all(
+            t["instructor_output"] == "" for t in good["result"]["tests"]
+        )
+        assert bad["status"] == "failed" and bad["result"] is None
+        assert "no model today" in bad["log_excerpt"]
+        login(client, learner)
+        page = client.get(f"/submissions/{ids[1]}", headers=HTML).text
+        assert "no model today" in page and "could not be graded" in page
+        page = client.get(f"/submissions/{ids[0]}", headers=HTML).text
+        assert f"Score: {good['score']}" in page and "http-equiv" not in page
+        assert _read_events(client, f"/submissions/{ids[0]}/events")[-1] == (
+            "done",
+            {"status": "graded", "page": f"/submissions/{ids[0]}"},
+        )
