@@ -61,26 +61,39 @@ def grade(
         raise typer.Exit(EXIT_ERROR)
 
 
+class _PhaseLog:
+    """Prints each finished phase with its duration while the spinner shows the current one."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.phase: str | None = None
+        self.started = time.monotonic()
+
+    def begin(self, phase: str) -> None:
+        self.end(ok=True)
+        self.phase, self.started = phase, time.monotonic()
+
+    def end(self, *, ok: bool) -> None:
+        if self.phase is None:
+            return
+        if ok:
+            seconds = time.monotonic() - self.started
+            self.console.print(f"  [green]✓[/green] {self.phase} [dim]{seconds:.1f} s[/dim]")
+        else:
+            self.console.print(f"  [red]✗[/red] {self.phase}")
+        self.phase = None
+
+
 def _grade_live(directory: Path, exercise: str, console: Console) -> GradeOutcome:
-    started = {"phase": None, "at": time.monotonic()}
-
-    def close_phase() -> None:
-        if started["phase"] is not None:
-            seconds = time.monotonic() - float(started["at"])  # type: ignore[arg-type]
-            console.print(f"  [green]✓[/green] {started['phase']} [dim]{seconds:.1f} s[/dim]")
-
+    phases = _PhaseLog(console)
     with console.status("Starting…") as status:
 
         def on_phase(phase: SubmissionStatus) -> None:
-            close_phase()
-            started.update(phase=phase.value, at=time.monotonic())
+            phases.begin(phase.value)
             status.update(_PHASE_TEXT.get(phase, phase.value) + "…")
 
         outcome = grade_directory(directory, exercise, get_settings(), on_phase=on_phase)
-    if outcome.status == SubmissionStatus.GRADED:
-        close_phase()
-    elif started["phase"] is not None:
-        console.print(f"  [red]✗[/red] {started['phase']}")
+    phases.end(ok=outcome.status == SubmissionStatus.GRADED)
     return outcome
 
 

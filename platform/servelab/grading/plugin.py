@@ -308,12 +308,12 @@ class _ResultCollector:
     def _document(self) -> ResultDocument:
         tests = []
         for check in self.checks:
-            passed = check.status == CheckStatus.PASSED
+            ok = check.status == CheckStatus.PASSED
             section = next((n.section for n in check.feedback if n.section), None)
             tests.append(
                 TestResult(
                     name=check.name[:300],
-                    score=check.points if passed else 0.0,
+                    score=check.points if ok else 0.0,
                     max_score=check.points,
                     output=_cap(_learner_output(check), 20_000),
                     visibility=check.visibility,

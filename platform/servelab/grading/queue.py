@@ -153,6 +153,7 @@ def claim_next(
         .limit(5)
     ).all()
     for submission_id, slug in candidates:
+        assert submission_id is not None
         now = utcnow()
         token = secrets.token_hex(16)
         result = session.exec(
@@ -293,10 +294,15 @@ def _retry_or_error(
     retry = row.attempts < max_attempts
     stmt = update(Submission).where(col(Submission.id) == submission_id)
     stmt = stmt.where(col(Submission.lease_token) == row.lease_token)
-    common = {"lease_token": None, "lease_until": None, "updated_at": now, "worker_id": None}
+    common: dict[str, object] = {
+        "lease_token": None,
+        "lease_until": None,
+        "updated_at": now,
+        "worker_id": None,
+    }
     if retry:
         new_status = SubmissionStatus.QUEUED
-        values = {**common, "status": new_status, "queued_at": now}
+        values: dict[str, object] = {**common, "status": new_status, "queued_at": now}
         event_detail = f"retrying after a platform problem: {detail}"
     else:
         new_status = SubmissionStatus.ERROR
@@ -340,6 +346,7 @@ def recover_expired(
     )
     recovered: list[tuple[int, SubmissionStatus]] = []
     for submission_id, lease_until, deadline_at in session.exec(stmt).all():
+        assert submission_id is not None
         if (
             lease_until is not None
             and lease_until >= now
@@ -405,6 +412,7 @@ def recover_interrupted(
     )
     recovered: list[tuple[int, SubmissionStatus]] = []
     for submission_id, worker_id in session.exec(stmt).all():
+        assert submission_id is not None
         if worker_id is not None and not is_dead(worker_id):
             continue
         status = _retry_or_error(
