@@ -552,6 +552,14 @@ def test_end_to_end_through_the_api_with_the_embedded_worker_and_docker(tmp_path
         assert "no model today" in page and "could not be graded" in page
         page = client.get(f"/submissions/{ids[0]}", headers=HTML).text
         assert f"Score: {good['score']}" in page and "http-equiv" not in page
+        import docker
+
+        from servelab.grading.orphans import OWNER_LABEL, owner_token
+
+        mine = docker.from_env().containers.list(
+            all=True, filters={"label": f"{OWNER_LABEL}={owner_token()}"}
+        )
+        assert mine == []  # whatever happened, no container this process created is left
         assert _read_events(client, f"/submissions/{ids[0]}/events")[-1] == (
             "done",
             {"status": "graded", "page": f"/submissions/{ids[0]}"},
