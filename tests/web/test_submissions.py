@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -238,6 +240,21 @@ def test_bad_archives_get_a_clear_message(
     assert _submissions(db) == []
 
 
+def test_zip_bomb_is_refused_with_a_clear_message(
+    client: TestClient, db: Session, make_user, settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    login(client, make_user(Role.LEARNER))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("train.py", "x = 1\n")
+        archive.writestr("main.py", "app = 1\n")
+        archive.writestr("weights.bin", b"\0" * (60 * 2**20))
+    assert len(buffer.getvalue()) < 2**20
+    r = _upload(client, buffer.getvalue())
+    assert r.status_code == 400 and "unpacks to more than 50.0 MiB" in r.text
+    assert _submissions(db) == [] and list(settings.submissions_dir.iterdir()) == []
+
+
 def test_too_large_upload_is_refused_before_it_is_parsed(
     client: TestClient, db: Session, make_user
 ) -> None:  # type: ignore[no-untyped-def]
@@ -417,6 +434,7 @@ def test_my_submissions_lists_only_mine(client: TestClient, db: Session, make_us
     assert f'href="/submissions/{theirs.id}"' not in r.text
     listed = client.get("/api/submissions", headers=_bearer(db, me)).json()
     assert [s["id"] for s in listed] == [mine.id]
+    assert client.get("/api/submissions?exercise=other", headers=_bearer(db, me)).json() == []
 
 
 def _read_events(client: TestClient, path: str) -> list[tuple[str, dict]]:

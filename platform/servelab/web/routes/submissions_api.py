@@ -151,8 +151,10 @@ def _api_view(db: Session, course: Course, submission: Submission) -> dict[str, 
 
 
 @router.get("/api/submissions")
-def api_list(request: Request, user: CurrentUser, db: SessionDep) -> list[dict[str, Any]]:
-    """Your submissions, newest first (summaries; fetch one for its result)."""
+def api_list(
+    request: Request, user: CurrentUser, db: SessionDep, exercise: str | None = None
+) -> list[dict[str, Any]]:
+    """Your submissions, newest first, optionally of one exercise (fetch one for its result)."""
     return [
         {
             "id": s.id,
@@ -163,7 +165,7 @@ def api_list(request: Request, user: CurrentUser, db: SessionDep) -> list[dict[s
             "submitted_at": iso(s.requested_at),
             "url": f"/api/submissions/{s.id}",
         }
-        for s in service.list_submissions(db, user_id=user.id)
+        for s in service.list_submissions(db, user_id=user.id, exercise_slug=exercise)
     ]
 
 
