@@ -255,6 +255,19 @@ def test_zip_bomb_is_refused_with_a_clear_message(
     assert _submissions(db) == [] and list(settings.submissions_dir.iterdir()) == []
 
 
+def test_requirements_the_image_lacks_are_refused_at_once(
+    client: TestClient, db: Session, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    login(client, make_user(Role.LEARNER))
+    files = {p.name: p.read_text() for p in (TINY / "starter").iterdir() if p.is_file()}
+    ok = make_zip({**files, "requirements.txt": "scikit-learn\nnumpy>=1.26\n"})
+    assert _upload(client, ok).status_code == 303
+    r = _upload(client, make_zip({**files, "requirements.txt": "torch==2.5\n"}))
+    assert r.status_code == 400
+    assert "torch is not in the runtime image" in r.text and "scikit-learn" in r.text
+    assert len(_submissions(db)) == 1
+
+
 def test_too_large_upload_is_refused_before_it_is_parsed(
     client: TestClient, db: Session, make_user
 ) -> None:  # type: ignore[no-untyped-def]

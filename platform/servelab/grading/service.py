@@ -30,6 +30,7 @@ from servelab.db.models.grading import (
 from servelab.grading import queue
 from servelab.grading.archive import MAX_COMPRESSED, ArchiveError, extract_zip, write_files
 from servelab.grading.results import ResultDocument, ResultError, learner_view, parse_result
+from servelab.grading.runtime import check_requirements
 from servelab.settings import Settings
 
 # How many submissions one person may have waiting or running at once.
@@ -139,6 +140,15 @@ def _accept(
                 f"The submission has no {' and no '.join(missing)} at its top level. "
                 "It needs train.py (trains the model) and main.py (defines `app`)."
             )
+        requirements = folder / "requirements.txt"
+        if requirements.is_file():
+            # Refused now rather than after a wait in the queue (the pipeline checks again).
+            problems = check_requirements(requirements.read_text(encoding="utf-8"))
+            if problems:
+                raise ArchiveError(
+                    "requirements.txt asks for what the runtime image lacks; nothing is "
+                    "installed at grading time.\n" + "\n".join(problems)
+                )
         return queue.enqueue_submission(
             session, user_id=user.id, exercise_slug=exercise_slug, source_dir=str(folder)
         )
