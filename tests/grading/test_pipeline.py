@@ -48,6 +48,7 @@ def test_solution_gets_full_marks_with_live_phases(runtime_image: str, tmp_path:
     assert "Graded: 8 of 8 points (7 of 7 checks passed)." in done.stdout
     assert "Invalid input gets 422 [payload2]" in done.stdout
     assert "API contract: 6 / 6" in done.stdout
+    assert "Mean absolute error" in done.stdout and "mean baseline" in done.stdout
     _no_leftovers(tmp_path / "var")
 
 

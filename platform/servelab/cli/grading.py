@@ -124,6 +124,9 @@ def _print_outcome(outcome: GradeOutcome, console: Console) -> None:
         return
     assert outcome.result is not None
     console.print(_result_table(outcome.result))
+    for test in outcome.result.tests:
+        for recorded in test.tables:
+            console.print(_recorded_table(f"{test.name}: {recorded.name}", recorded.rows))
     for total in outcome.result.categories:
         console.print(f"  {total.label}: {total.score:g} / {total.max_score:g}")
     console.print(f"[bold]{outcome.learner_message}[/bold]")
@@ -148,6 +151,16 @@ def _result_table(doc: ResultDocument) -> Table:
             f"{test.score:g}/{test.max_score:g}",
             escape(test.output),
         )
+    return table
+
+
+def _recorded_table(title: str, rows: list[dict[str, object]]) -> Table:
+    table = Table(title=escape(title), title_justify="left")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    for column in columns:
+        table.add_column(escape(column))
+    for row in rows:
+        table.add_row(*(escape("" if row.get(c) is None else str(row.get(c))) for c in columns))
     return table
 
 
