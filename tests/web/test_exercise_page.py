@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from grading_web_helpers import SLUG, TINY, course_settings
+from grading_web_helpers import SLUG, TINY, course_settings, sample_result, store_submission
+from sqlmodel import Session
 
 from conftest import csrf_from, login
 from servelab.db.models import Role
+from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.runtime import runtime_packages
 from servelab.settings import PROJECT_ROOT, Settings
 
@@ -105,3 +107,17 @@ def test_flagship_exercise_page_shows_its_contract(tmp_path: Path) -> None:
         ) as z:
             assert {"train.py", "main.py"} <= set(z.namelist())
             assert not any(n.startswith(("graders", "data")) for n in z.namelist())
+
+
+def test_learner_sees_their_recent_submissions_and_best_score(
+    client: TestClient, db: Session, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    learner = make_user(Role.LEARNER)
+    best = store_submission(db, learner, result=sample_result())
+    later = store_submission(db, learner, status=SubmissionStatus.FAILED)
+    store_submission(db, make_user(Role.LEARNER), result=sample_result())  # someone else's
+    login(client, learner)
+    r = client.get(f"/exercises/{SLUG}", headers=HTML)
+    assert [s.id for s in r.context["submissions"]] == [later.id, best.id]  # type: ignore[attr-defined]
+    assert "Your best score so far: <strong>25.0 / 50.0</strong>" in r.text
+    assert f'href="/submissions/{best.id}"' in r.text

@@ -280,6 +280,12 @@ def list_submissions(
     return list(session.exec(stmt).all())
 
 
+def best_graded(submissions: list[Submission]) -> Submission | None:
+    """The highest-scoring graded submission (the latest among equals; input newest first)."""
+    graded = [s for s in submissions if s.status == SubmissionStatus.GRADED]
+    return max(graded, key=lambda s: s.score or 0, default=None)
+
+
 def full_result(submission: Submission) -> ResultDocument | None:
     """The stored result document (instructors only), or None before grading."""
     if not submission.result_json:

@@ -85,7 +85,7 @@ def _exercise_page(
     course = course_of(request)
     exercise = exercise_or_404(course, slug)
     mine = (
-        service.list_submissions(db, user_id=user.id, exercise_slug=slug)[:5]
+        service.list_submissions(db, user_id=user.id, exercise_slug=slug)
         if user is not None
         else []
     )
@@ -105,7 +105,8 @@ def _exercise_page(
             "editor": editor or service.starter_texts(course, slug),
             "starter_files": list(service.starter_files(course, slug)),
             "has_lesson": slug in course.lessons,
-            "submissions": mine,
+            "submissions": mine[:5],
+            "best": service.best_graded(mine),
             "exercises": course.exercises,
             "max_upload_mib": MAX_COMPRESSED // 2**20,
             "max_active": service.MAX_ACTIVE_SUBMISSIONS,
