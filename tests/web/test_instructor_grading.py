@@ -229,3 +229,42 @@ def test_full_view_shows_the_submitted_files(client: TestClient, db: Session, ma
     login(client, make_user(Role.INSTRUCTOR))
     html = client.get(f"/instructor/submissions/{r.json()['id']}", headers=HTML).text
     assert "<code>main.py</code>" in html and "app = &#39;marker-7731&#39;" in html
+
+
+@pytest.mark.postgres
+def test_submit_show_regrade_and_export_on_postgresql(tmp_path: Path, postgres_db: str) -> None:
+    """The same flow on PostgreSQL: counts, ordering, queue position and CSV are portable SQL."""
+    from servelab.accounts import service as accounts
+    from servelab.db.migrate import upgrade
+    from servelab.web.app import create_app
+
+    settings = course_settings(tmp_path, database_url=postgres_db)
+    upgrade(settings)
+    app = create_app(settings)
+    files = {"train.py": "print('fit')\n", "main.py": "app = 1\n"}
+    with TestClient(app) as client, Session(app.state.engine) as db:
+        learner = accounts.create_user(db, email="pg@example.org", password="correct horse battery")
+        auth = {"Authorization": f"Bearer {accounts.create_api_token(db, user=learner)}"}
+        graded = store_submission(db, learner, result=sample_result())
+        r = client.post("/api/submissions", json={"exercise": SLUG, "files": files}, headers=auth)
+        assert r.status_code == 201, r.text
+        queued_id = r.json()["id"]
+        mine = client.get(f"/api/submissions?exercise={SLUG}", headers=auth).json()
+        assert [s["id"] for s in mine] == [queued_id, graded.id]
+        instructor = accounts.create_user(
+            db, email="teach@example.org", password="correct horse battery", role=Role.INSTRUCTOR
+        )
+        login(client, instructor)
+        r = client.get("/instructor", headers=HTML)
+        assert r.context["counts"][SLUG] == {"graded": 1, "queued": 1}  # type: ignore[attr-defined]
+        rows = list(
+            csv.DictReader(io.StringIO(client.get(f"/instructor/exercises/{SLUG}/grades.csv").text))
+        )
+        assert [(row["submission_id"], row["score"]) for row in rows] == [(str(graded.id), "25.0")]
+        r = client.post(
+            f"/instructor/submissions/{graded.id}/regrade",
+            data={"csrf_token": csrf_from(client, "/login")},
+            headers=HTML,
+            follow_redirects=False,
+        )
+        assert r.status_code == 303 and _status(db, graded.id) == "queued"  # type: ignore[arg-type]
