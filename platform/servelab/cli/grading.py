@@ -126,7 +126,8 @@ def _print_outcome(outcome: GradeOutcome, console: Console) -> None:
     console.print(_result_table(outcome.result))
     for test in outcome.result.tests:
         for recorded in test.tables:
-            console.print(_recorded_table(f"{test.name}: {recorded.name}", recorded.rows))
+            console.print(f"[bold]{escape(test.name)}[/bold]: {escape(recorded.name)}")
+            console.print(_recorded_table(recorded.rows))
     for total in outcome.result.categories:
         console.print(f"  {total.label}: {total.score:g} / {total.max_score:g}")
     console.print(f"[bold]{outcome.learner_message}[/bold]")
@@ -154,8 +155,8 @@ def _result_table(doc: ResultDocument) -> Table:
     return table
 
 
-def _recorded_table(title: str, rows: list[dict[str, object]]) -> Table:
-    table = Table(title=escape(title), title_justify="left")
+def _recorded_table(rows: list[dict[str, object]]) -> Table:
+    table = Table()
     columns = list(dict.fromkeys(key for row in rows for key in row))
     for column in columns:
         table.add_column(escape(column))
