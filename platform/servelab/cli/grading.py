@@ -16,7 +16,7 @@ from rich.table import Table
 
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.pipeline import GradeOutcome, UnknownExercise, find_exercise, grade_directory
-from servelab.grading.results import ResultDocument
+from servelab.grading.results import Cell, ResultDocument
 from servelab.settings import get_settings
 
 _PHASE_TEXT = {
@@ -155,7 +155,7 @@ def _result_table(doc: ResultDocument) -> Table:
     return table
 
 
-def _recorded_table(rows: list[dict[str, object]]) -> Table:
+def _recorded_table(rows: list[dict[str, Cell]]) -> Table:
     table = Table()
     columns = list(dict.fromkeys(key for row in rows for key in row))
     for column in columns:
