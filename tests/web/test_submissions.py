@@ -130,6 +130,7 @@ def test_api_token_submission_with_json_files(client: TestClient, db: Session, m
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["status"] == "queued" and body["final"] is False and body["exercise"] == SLUG
+    assert body["queued_ahead"] == 0
     assert r.headers["location"] == f"/api/submissions/{body['id']}"
     [submission] = _submissions(db)
     assert submission.id == body["id"] and submission.user_id == learner.id
