@@ -17,8 +17,11 @@ def leftovers(client: docker.DockerClient, sandbox: Sandbox) -> list[str]:
     label = {"label": f"{SANDBOX_LABEL}={sandbox.id}"}
     found += [f"container {c.name}" for c in client.containers.list(all=True, filters=label)]
     found += [f"volume {v.name}" for v in client.volumes.list(filters=label)]
-    if sandbox.socket_dir.exists():
-        found.append(f"socket dir {sandbox.socket_dir}")
+    if sandbox.host_dir.exists():
+        found.append(f"host dir {sandbox.host_dir}")
+    mounts = Path("/proc/self/mountinfo").read_text()
+    if str(sandbox.host_dir) in mounts:
+        found.append(f"mount under {sandbox.host_dir}")
     for cgroup in Path("/proc").glob("[0-9]*/cgroup"):
         try:
             text = cgroup.read_text()

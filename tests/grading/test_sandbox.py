@@ -15,6 +15,7 @@ import pytest
 from sandbox_helpers import HOSTILE, leftovers
 
 from servelab.content.exercise import ExerciseLimits
+from servelab.grading import hostmount
 from servelab.grading.limits import HARD_CAP, GiB, MiB
 from servelab.grading.output import CappedOutput
 from servelab.grading.sandbox import (
@@ -266,7 +267,9 @@ def test_sweep_removes_what_a_dead_worker_left_and_spares_live_ones(
     orphan.start()
     volume = docker_client.volumes.create(f"servelab-orphan-{orphan.short_id}", labels=labels)
     stale_dir = SOCKET_ROOT / f"{dead_pid}-orphan"
-    stale_dir.mkdir(parents=True, exist_ok=True)
+    (stale_dir / "model").mkdir(parents=True, exist_ok=True)
+    hostmount.mount_tmpfs(stale_dir / "model", size_bytes=MiB, uid=10001)
+    (stale_dir / "model" / "model.json").write_text("{}")
     live = make_sandbox()
     assert live.train().ok  # creates its holder and volume under this live process
 
@@ -278,5 +281,54 @@ def test_sweep_removes_what_a_dead_worker_left_and_spares_live_ones(
     with pytest.raises(docker.errors.NotFound):
         docker_client.volumes.get(volume.name)
     assert not stale_dir.exists()
-    assert docker_client.volumes.get(live.volume_name)  # the live sandbox keeps its volume
+    assert str(stale_dir) not in Path("/proc/self/mountinfo").read_text()
+    assert (live.model_dir / "model.json").exists()  # the live sandbox keeps its model
     assert live.start_service().ok
+
+
+@pytest.mark.docker
+def test_model_dir_as_a_held_docker_volume_also_reaches_the_service(
+    tmp_path: Path, data_dir: Path, docker_client: docker.DockerClient, runtime_image: str
+) -> None:
+    """The store used when the platform cannot mount (not root): a volume kept by a holder."""
+    with Sandbox(
+        source_dir=HOSTILE / "well_behaved",
+        data_dir=data_dir,
+        work_dir=tmp_path / "work",
+        limits=LIMITS,
+        image=runtime_image,
+        client=docker_client,
+        model_store="volume",
+    ) as sandbox:
+        assert sandbox.train().ok
+        assert docker_client.volumes.get(sandbox.volume_name)
+        assert sandbox.start_service().ok
+        with _http(sandbox) as http:
+            assert http.get("/predict").json() == {"prediction": 2.0}
+    assert leftovers(docker_client, sandbox) == []
+
+
+@pytest.mark.docker
+def test_model_dir_is_capped_in_host_mode(make_sandbox) -> None:
+    fill = (
+        "for n in range(3):\n"
+        "    with open(f'/model/part{n}', 'wb') as out:\n"
+        "        for _ in range(100):\n"
+        "            out.write(b'0' * (1024 * 1024))\n"
+    )
+    sandbox = make_sandbox({"train.py": fill})
+    assert sandbox.model_store == "host"
+    result = sandbox.train()
+    assert (result.ok, result.reason) == (False, "exit")
+    assert "No space left on device" in result.output
+    assert "MODEL_DIR holds at most 256 MiB" in result.message
+
+
+@pytest.mark.docker
+def test_one_file_over_the_file_size_limit_is_refused(make_sandbox) -> None:
+    big = "open('/tmp/big', 'wb').write(b'0' * (5 * 1024 * 1024))\n"
+    sandbox = make_sandbox({"train.py": big}, SandboxLimits(fsize_bytes=4 * MiB))
+    result = sandbox.train()
+    assert (result.ok, result.reason) == (False, "exit")
+    assert "File too large" in result.output
+    assert "larger than 4 MiB, the limit for one file" in result.message

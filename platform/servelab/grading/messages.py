@@ -46,6 +46,8 @@ def _hint(output: str, limits: SandboxLimits) -> str:
             f" It started too many processes or threads (limit {limits.pids}). Use n_jobs=1 "
             "and do not start processes in a loop."
         )
+    if "File too large" in tail:
+        return f" It wrote a file larger than {_mib(limits.fsize_bytes)}, the limit for one file."
     if "Read-only file system" in tail:
         return " It tried to write outside MODEL_DIR or /tmp; everything else is read-only."
     if "Network is unreachable" in tail or "Temporary failure in name resolution" in tail:

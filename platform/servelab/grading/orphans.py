@@ -18,6 +18,8 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
+from servelab.grading import hostmount
+
 MANAGED_LABEL = "servelab.managed"
 OWNER_LABEL = "servelab.owner"
 SANDBOX_LABEL = "servelab.sandbox"
@@ -94,5 +96,6 @@ def sweep_orphans(client: docker.DockerClient | None = None, *, everything: bool
         for path in SOCKET_ROOT.iterdir():
             pid = path.name.split("-", 1)[0]
             if everything or not (pid.isdigit() and _proc_start_time(int(pid)) is not None):
+                hostmount.unmount(path / "model")  # never let rmtree walk into a live mount
                 shutil.rmtree(path, ignore_errors=True)
     return removed

@@ -4,9 +4,10 @@ One Sandbox per submission. Every container runs without network, on a read-only
 non-root user with no capabilities, under memory/CPU/pids/file limits, and carries ServeLab's
 labels so that `sweep_orphans` can remove anything a crashed worker left behind.
 
-MODEL_DIR is a size-capped tmpfs volume. Docker unmounts a tmpfs volume (losing its content)
-when the last container using it stops, so a tiny "holder" container keeps it mounted from
-before training until the sandbox closes.
+MODEL_DIR is a size-capped tmpfs that must outlive the train container. As root, the platform
+mounts it on the host (one system call). Otherwise it is a Docker tmpfs volume; Docker unmounts
+those (losing their content) when the last container using them stops, so a tiny "holder"
+container keeps it mounted from before training until the sandbox closes.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from docker.models.containers import Container
 from docker.types import Mount, Ulimit
 from docker.utils.socket import frames_iter
 
-from servelab.grading import messages
+from servelab.grading import hostmount, messages
 from servelab.grading.limits import HARD_CAP, SandboxLimits
 from servelab.grading.orphans import (
     MANAGED_LABEL,
@@ -88,6 +89,7 @@ class Sandbox:
         labels: dict[str, str] | None = None,
         client: docker.DockerClient | None = None,
         health_path: str = "/health",
+        model_store: str = "auto",  # "host" (a tmpfs mounted here) | "volume" | "auto"
     ) -> None:
         self.source_dir = source_dir.resolve()
         self.data_dir = data_dir.resolve()
@@ -103,15 +105,21 @@ class Sandbox:
             SANDBOX_LABEL: self.id,
             OWNER_LABEL: owner_token(),
         }
-        self.socket_dir = SOCKET_ROOT / f"{os.getpid()}-{self.id}"
+        if model_store == "auto":
+            model_store = "host" if hostmount.can_mount() else "volume"
+        self.model_store = model_store
+        self.host_dir = SOCKET_ROOT / f"{os.getpid()}-{self.id}"
+        self.socket_dir = self.host_dir / "run"
         self.socket_path = self.socket_dir / SOCKET_NAME
+        self.model_dir = self.host_dir / "model"  # host side of MODEL_DIR in "host" mode
         self.volume_name = f"servelab-model-{self.id}"
         self.timings: dict[str, float] = {}
         self.container_ids: list[str] = []  # every container this sandbox created
         self._containers: dict[str, Container] = {}
         self._outputs: dict[str, CappedOutput] = {}
         self._readers: dict[str, threading.Thread] = {}
-        self._volume_ready = False
+        self._model_ready = False
+        self._volume_created = False
         self._closed = False
 
     def __enter__(self) -> Sandbox:
@@ -124,11 +132,11 @@ class Sandbox:
 
     def train(self) -> PhaseResult:
         """Run `python train.py` with DATA_DIR (read-only) and an empty, writable MODEL_DIR."""
-        self._ensure_model_volume()
+        self._ensure_model_store()
         mounts = [
             self._bind(self.source_dir, "/submission"),
             self._bind(self.data_dir, "/data"),
-            Mount("/model", self.volume_name, type="volume", read_only=False, no_copy=True),
+            self._model_mount(read_only=False),
         ]
         container, timings = self._launch("train", ["python", "train.py"], mounts)
         started = time.monotonic()
@@ -144,8 +152,7 @@ class Sandbox:
 
     def start_service(self) -> PhaseResult:
         """Start uvicorn on the socket with MODEL_DIR read-only; wait until health answers 200."""
-        self._ensure_model_volume()
-        SOCKET_ROOT.mkdir(mode=0o700, exist_ok=True)
+        self._ensure_model_store()
         self.socket_dir.mkdir(mode=0o700)
         try:
             os.chown(self.socket_dir, LEARNER_UID, LEARNER_UID)
@@ -153,7 +160,7 @@ class Sandbox:
             self.socket_dir.chmod(0o777)
         mounts = [
             self._bind(self.source_dir, "/submission"),
-            Mount("/model", self.volume_name, type="volume", read_only=True, no_copy=True),
+            self._model_mount(read_only=True),
             Mount(_CONTAINER_SOCKET_DIR, str(self.socket_dir), type="bind", read_only=False),
         ]
         command = ["uvicorn", "main:app", "--uds", f"{_CONTAINER_SOCKET_DIR}/{SOCKET_NAME}"]
@@ -225,9 +232,10 @@ class Sandbox:
         self._containers.clear()
         for reader in self._readers.values():
             reader.join(timeout=2)
-        if self._volume_ready:
+        if self._volume_created:
             remove_volume(self.client, self.volume_name)
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
+        hostmount.unmount(self.model_dir)
+        shutil.rmtree(self.host_dir, ignore_errors=True)
         self.timings["cleanup"] = time.monotonic() - started
 
     # -- containers -----------------------------------------------------------------------
@@ -367,10 +375,27 @@ class Sandbox:
                 time.sleep(_POLL_SECONDS)
         return "unhealthy", last_status
 
-    def _ensure_model_volume(self) -> None:
-        """Create MODEL_DIR's tmpfs volume and the holder that keeps it mounted."""
-        if self._volume_ready:
+    def _model_mount(self, *, read_only: bool) -> Mount:
+        if self.model_store == "host":
+            return Mount("/model", str(self.model_dir), type="bind", read_only=read_only)
+        return Mount("/model", self.volume_name, type="volume", read_only=read_only, no_copy=True)
+
+    def _ensure_model_store(self) -> None:
+        """The per-submission host dir, and MODEL_DIR: a host tmpfs or a held volume."""
+        if self._model_ready:
             return
+        SOCKET_ROOT.mkdir(mode=0o700, exist_ok=True)
+        self.host_dir.mkdir(mode=0o700)
+        if self.model_store == "host":
+            self.model_dir.mkdir(mode=0o700)
+            try:
+                hostmount.mount_tmpfs(
+                    self.model_dir, size_bytes=self.limits.model_dir_bytes, uid=LEARNER_UID
+                )
+                self._model_ready = True
+                return
+            except OSError:  # root without CAP_SYS_ADMIN (e.g. in a container): use a volume
+                self.model_store = "volume"
         options = (
             f"size={self.limits.model_dir_bytes},uid={LEARNER_UID},gid={LEARNER_UID},mode=0700"
         )
@@ -380,7 +405,8 @@ class Sandbox:
             driver_opts={"type": "tmpfs", "device": "tmpfs", "o": options},
             labels=self.labels,
         )
-        self._volume_ready = True
+        self._model_ready = True
+        self._volume_created = True
         config = self._base_config("holder")
         config.update(mem_limit=32 * 1024 * 1024, memswap_limit=32 * 1024 * 1024, pids_limit=4)
         config["nano_cpus"] = int(0.1e9)
