@@ -64,3 +64,21 @@ def test_scaffolded_exercise_passes_the_selftest(
     report = run_selftest(settings, "demo-regression")
     assert report.ok, (report.problems, [v.surprises for v in report.verdicts])
     assert [v.candidate.name for v in report.verdicts] == ["solution", "constant-mean", "starter"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_selftest_cli_exits_non_zero_on_a_surprise(
+    course_dirs: tuple[Path, Path], grading_settings: Settings
+) -> None:
+    exercises, graders = course_dirs
+    create_exercise(exercises_dir=exercises, graders_dir=graders, slug="demo")
+    declaration = graders / "demo" / "mutants" / "constant-mean" / "mutant.toml"
+    declaration.write_text(
+        'description = "claims the wrong check"\nmust_fail = ["test_health"]\n', encoding="utf-8"
+    )
+    result = CliRunner().invoke(app, ["exercise", "selftest", "demo", "--only", "constant-mean"])
+    assert result.exit_code == 1, result.output
+    assert "SURPRISE" in result.output
+    assert "Self-test failed" in result.output
