@@ -81,7 +81,11 @@ def host_service(source: Path) -> Iterator[Path]:
         yield sock
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:  # uvicorn waits for requests still running
+            process.kill()
+            process.wait(5)
         shutil.rmtree(work, ignore_errors=True)
 
 

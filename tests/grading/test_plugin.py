@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,7 +71,9 @@ def socket_path() -> Iterator[Path]:
         yield sock
 
 
-def _run_suite(tmp_path: Path, socket_path: Path, source: str) -> tuple[int, str, Path]:
+def _run_suite(
+    tmp_path: Path, socket_path: Path, source: str, *options: str
+) -> tuple[int, str, Path]:
     grader = tmp_path / "grader"
     (grader / "data").mkdir(parents=True)
     (grader / "data" / "holdout.csv").write_text("x,y\n1,2\n")
@@ -84,6 +87,7 @@ def _run_suite(tmp_path: Path, socket_path: Path, source: str) -> tuple[int, str
             "--rootdir", str(grader), "--confcutdir", str(grader),
             f"--servelab-socket={socket_path}", f"--servelab-exercise-dir={EXERCISE_DIR}",
             f"--servelab-grader-dir={grader}", f"--servelab-results={results}", str(grader),
+            *options,
         ],
         capture_output=True,
         text=True,
@@ -152,3 +156,61 @@ def test_helpers_refuse_calls_outside_a_check() -> None:
         feedback("hello")
     with pytest.raises(RuntimeError, match="while a grader check is running"):
         record_table("t", [{"a": 1}])
+
+
+HOSTILE_SERVICE = """
+import time
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+app = FastAPI()
+
+
+@app.get("/health")
+def health():
+    return {"status": "ok"}
+
+
+@app.get("/slow")
+def slow():
+    time.sleep(30)
+
+
+@app.get("/big")
+def big():
+    return Response(b"x" * (20 * 1024 * 1024))
+"""
+
+HOSTILE_SUITE = """
+import pytest
+
+
+def test_big(service):
+    assert len(service.get("/big").content) > 0
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_slow(service, n):
+    assert service.get("/slow").status_code == 200
+"""
+
+
+def test_hanging_or_huge_service_fails_checks_fast_with_a_reason(tmp_path: Path) -> None:
+    source = tmp_path / "hostile"
+    source.mkdir()
+    (source / "train.py").write_text("")
+    (source / "main.py").write_text(HOSTILE_SERVICE)
+    started = time.monotonic()
+    with host_service(source) as sock:
+        code, output, results = _run_suite(
+            tmp_path, sock, HOSTILE_SUITE, "--servelab-request-timeout=1"
+        )
+    assert time.monotonic() - started < 25  # two timeouts, then no more waiting
+    assert code == 1, output
+    tests = {t.name: t for t in parse_result(results.read_bytes()).tests}
+    for n in range(1, 5):
+        slow = tests[f"Slow [{n}]"]
+        assert slow.status == "failed"
+        assert "your service did not answer in time" in slow.output
+    assert tests["Slow [4]"].seconds < 1  # the breaker answered at once
+    assert "over 10 MB" in tests["Big"].instructor_output

@@ -51,6 +51,7 @@ class _Check:
     tables: list[Table] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timed_out: bool = False  # a request to the service timed out during this check
 
 
 class _State:
@@ -93,6 +94,69 @@ def record_table(name: str, rows: list[dict[str, Any]]) -> None:
 def record_leaderboard(name: str, value: float | str, *, order: str = "desc") -> None:
     """Add a leaderboard entry (Gradescope's optional leaderboard)."""
     _State.leaderboard.append(LeaderboardEntry(name=name, value=value, order=order))  # type: ignore[arg-type]
+
+
+# --- the HTTP client's guard rails -------------------------------------------------------
+
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+MAX_TIMEOUTS = 2
+
+
+class _CappedStream(httpx.SyncByteStream):
+    def __init__(self, inner: httpx.SyncByteStream, limit: int) -> None:
+        self.inner, self.limit = inner, limit
+
+    def __iter__(self) -> Iterator[bytes]:
+        seen = 0
+        for chunk in self.inner:
+            seen += len(chunk)
+            if seen > self.limit:
+                raise httpx.RemoteProtocolError(
+                    f"the service sent a response body over {self.limit // (1024 * 1024)} MB"
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _GuardedTransport(httpx.BaseTransport):
+    """Caps response bodies, and stops waiting on a service that keeps timing out.
+
+    A learner's service that hangs would otherwise cost every remaining check a full
+    timeout and push the whole suite past its deadline; after MAX_TIMEOUTS timeouts in a
+    row, requests fail at once and the checks fail with an explanation instead.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport, *, max_bytes: int = MAX_RESPONSE_BYTES) -> None:
+        self.inner = inner
+        self.max_bytes = max_bytes
+        self.timeouts_in_a_row = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.timeouts_in_a_row >= MAX_TIMEOUTS:
+            self._note_timeout()
+            raise httpx.ReadTimeout(
+                "the service stopped answering (it timed out repeatedly); not waiting again",
+                request=request,
+            )
+        try:
+            response = self.inner.handle_request(request)
+        except httpx.TimeoutException:
+            self.timeouts_in_a_row += 1
+            self._note_timeout()
+            raise
+        self.timeouts_in_a_row = 0
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _CappedStream(response.stream, self.max_bytes)
+        return response
+
+    def _note_timeout(self) -> None:
+        if _State.current is not None:
+            _State.current.timed_out = True
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 # --- options, markers, fixtures -------------------------------------------------------------
@@ -146,10 +210,11 @@ def service(pytestconfig: pytest.Config) -> Iterator[httpx.Client]:
     socket = pytestconfig.getoption("servelab_socket")
     base_url = pytestconfig.getoption("servelab_base_url")
     if socket:
-        transport = httpx.HTTPTransport(uds=socket)
+        transport = _GuardedTransport(httpx.HTTPTransport(uds=socket))
         client = httpx.Client(transport=transport, base_url="http://service", timeout=timeout)
     elif base_url:
-        client = httpx.Client(base_url=base_url, timeout=timeout)
+        transport = _GuardedTransport(httpx.HTTPTransport())
+        client = httpx.Client(transport=transport, base_url=base_url, timeout=timeout)
     else:
         raise pytest.UsageError("--servelab-socket (or --servelab-base-url) is required")
     with client:
@@ -238,6 +303,11 @@ def _learner_output(check: _Check) -> str:
         return notes
     if check.status == CheckStatus.SKIPPED:
         return f'The check "{check.name}" was not run.'
+    if check.timed_out:
+        return (
+            f'The check "{check.name}" did not pass: your service did not answer in time. '
+            "Each request gets a few seconds; make sure no endpoint blocks or loops."
+        )
     if check.status == CheckStatus.ERROR:
         return f'The check "{check.name}" could not be completed against your service.'
     return f'The check "{check.name}" did not pass.'
