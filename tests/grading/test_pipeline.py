@@ -132,3 +132,10 @@ def test_phases_reported_in_order_and_work_dir_removed(runtime_image: str, tmp_p
     assert {"prepare", "train", "startup", "test", "cleanup"} <= set(outcome.phase_seconds)
     assert not any(work_root(settings).iterdir())
     assert find_exercise(settings, SLUG).exercise.health_path == "/health"
+
+
+def test_vanished_submission_folder_is_a_platform_error(tmp_path: Path) -> None:
+    settings = course_settings(tmp_path / "var")
+    outcome = grade_directory(tmp_path / "gone", SLUG, settings)
+    assert outcome.status == SubmissionStatus.ERROR  # retried by the queue, never blamed
+    assert "is missing" in outcome.log_excerpt

@@ -183,6 +183,10 @@ def grade_directory(
     except UnknownExercise as exc:
         return GradeOutcome(SubmissionStatus.ERROR, log_excerpt=str(exc))
 
+    if not Path(source_dir).is_dir():  # the stored files vanished: not the learner's doing
+        return GradeOutcome(
+            SubmissionStatus.ERROR, log_excerpt=f"submission folder {source_dir} is missing"
+        )
     work_root(settings).mkdir(parents=True, exist_ok=True)
     tag = f"{os.getpid()}-{submission_id or 'local'}-"
     work_dir = Path(tempfile.mkdtemp(prefix=WORK_PREFIX + tag, dir=work_root(settings)))
