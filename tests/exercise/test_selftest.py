@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
+from servelab.content.loader import load_course
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.pipeline import GradeOutcome
 from servelab.grading.results import CheckStatus, ResultDocument, TestResult
@@ -14,6 +18,7 @@ from servelab.grading.selftest import (
     Kind,
     MutantDeclaration,
     SelftestError,
+    Verdict,
     discover,
     judge,
     run_selftest,
@@ -139,3 +144,23 @@ def test_selftest_through_the_real_pipeline(slug: str, grading_settings: Setting
     if slug == FLAGSHIP:
         assert reference.score == 100
         assert len(report.verdicts) == 9  # reference, seven mutants, starter
+        _assert_failed_checks_teach(grading_settings, slug, report.verdicts)
+
+
+def _assert_failed_checks_teach(settings: Settings, slug: str, verdicts: list[Verdict]) -> None:
+    """Every failed check tells the learner what and why, and links a real lesson anchor."""
+    anchors = load_course(settings.exercises_dir).lessons[slug].anchors
+    holdout = pd.read_csv(settings.graders_dir / slug / "data" / "holdout.csv")
+    train = pd.read_csv(settings.exercises_dir / slug / "data" / "train.csv")
+    baseline = LogisticRegression().fit(train[["tenure_months"]], train["churned"])
+    scores = baseline.predict_proba(holdout[["tenure_months"]])[:, 1]
+    secret = f"{roc_auc_score(holdout['churned'], scores):.3f}"  # the grader's hidden yardstick
+    for verdict in verdicts:
+        result = verdict.outcome.result if verdict.outcome else None
+        for test in result.tests if result else []:
+            if test.status == CheckStatus.PASSED:
+                continue
+            where = f"{verdict.candidate.name}: {test.nodeid}"
+            assert test.feedback and test.output.strip(), where
+            assert test.section in anchors, where
+            assert secret not in test.output, where
