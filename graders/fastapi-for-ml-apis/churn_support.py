@@ -7,6 +7,7 @@ the thresholds, which the exercise page states anyway.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -88,6 +89,21 @@ def fail(message: str, section: str) -> None:
     """Tell the learner what went wrong and where to read about it, then fail the check."""
     feedback(message, section=section)
     pytest.fail(message, pytrace=False)
+
+
+def with_changes(**changes: Any) -> dict[str, Any]:
+    """The valid example record with some fields changed (or added)."""
+    body = copy.deepcopy(VALID_RECORD)
+    body.update(changes)
+    return body
+
+
+def report_problems(wrong: list[str], what: str, why: str, section: str) -> None:
+    """Fail with a list of what went wrong (at most 8 lines), why it matters and where to read."""
+    if wrong:
+        listed = "\n".join(f"- {line}" for line in wrong[:8])
+        more = f"\n- … and {len(wrong) - 8} more" if len(wrong) > 8 else ""
+        fail(f"{what}\n{listed}{more}\n{why}", section)
 
 
 def strict_json(text: str) -> Any:
