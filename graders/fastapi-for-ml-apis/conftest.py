@@ -68,3 +68,17 @@ def card(card_response: CardResponse) -> dict[str, Any]:
         )
     assert card_response.card is not None
     return card_response.card
+
+
+CATEGORY_ORDER = ("contract", "leakage", "baseline", "slices")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run (and so list) checks in the order the exercise page presents the categories."""
+
+    def rank(item: pytest.Item) -> int:
+        marker = item.get_closest_marker("category")
+        category = marker.args[0] if marker and marker.args else ""
+        return CATEGORY_ORDER.index(category) if category in CATEGORY_ORDER else len(CATEGORY_ORDER)
+
+    items.sort(key=rank)
