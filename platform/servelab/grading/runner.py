@@ -44,6 +44,9 @@ def _suite_env() -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"})
+    # Installed pytest plugins are not loaded (schemathesis alone costs about a second per
+    # submission); hypothesis's is, as grader suites use @given.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return env
 
 
@@ -59,6 +62,8 @@ def suite_command(
         "servelab.grading.plugin",
         "-p",
         "no:cacheprovider",
+        "-p",
+        "_hypothesis_pytestplugin",
         "-c",
         str(config),
         "--rootdir",
