@@ -73,6 +73,17 @@ def test_mutant_declared_to_fail_before_grading() -> None:
     assert not judge(slow, _graded()).ok
 
 
+def test_mutant_must_fail_for_the_declared_reason() -> None:
+    declaration = MutantDeclaration(
+        description="x", expect_status="failed", failure_contains="did not become healthy"
+    )
+    slow = Candidate("slow", Kind.MUTANT, Path("."), declaration)
+    healthy_late = "The service did not become healthy within 20 s."
+    assert judge(slow, GradeOutcome(SubmissionStatus.FAILED, learner_message=healthy_late)).ok
+    crashed = judge(slow, GradeOutcome(SubmissionStatus.FAILED, learner_message="train.py crashed"))
+    assert not crashed.ok and "not as declared" in crashed.surprises[0]
+
+
 def test_platform_error_is_always_a_surprise() -> None:
     reference = Candidate("solution", Kind.REFERENCE, Path("."))
     verdict = judge(reference, GradeOutcome(SubmissionStatus.ERROR, log_excerpt="boom"))

@@ -50,6 +50,9 @@ class MutantDeclaration(BaseModel):
     expect_status: Literal["graded", "failed"] = "graded"
     # check ids (the test function name, or `name[param]` for one parametrised case)
     must_fail: list[str] = Field(default_factory=list)
+    # with expect_status "failed": text the learner's message must contain (case-insensitive),
+    # so a mutant meant to be too slow does not pass by crashing instead
+    failure_contains: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,16 @@ def judge(candidate: Candidate, outcome: GradeOutcome, seconds: float = 0.0) -> 
         surprises.append(
             f"status {outcome.status.value}, expected {expected_status.value}"
             + (f": {detail[0][:200]}" if detail else "")
+        )
+    elif (
+        expected_status == SubmissionStatus.FAILED
+        and candidate.declaration is not None
+        and candidate.declaration.failure_contains
+        and candidate.declaration.failure_contains.lower() not in outcome.learner_message.lower()
+    ):
+        surprises.append(
+            f"failed, but not as declared (expected {candidate.declaration.failure_contains!r}): "
+            f"{outcome.learner_message[:200]}"
         )
     elif result is not None:
         if result.suite_errors:
