@@ -55,6 +55,14 @@ def _hint(output: str, limits: SandboxLimits) -> str:
     return ""
 
 
+def too_many_processes(running: int, limits: SandboxLimits) -> str:
+    """Appended when a phase timed out at the pids limit (a fork bomb, or a runaway pool)."""
+    return (
+        f" At the deadline it was running {running} processes and threads, at the limit of "
+        f"{limits.pids}: do not start processes in a loop, and use n_jobs=1."
+    )
+
+
 def _exit_text(exit_code: int | None, limits: SandboxLimits) -> str:
     if exit_code == _SIGXFSZ_EXIT:
         return f" It wrote a file larger than {_mib(limits.fsize_bytes)}, the limit for one file."

@@ -121,6 +121,7 @@ class Sandbox:
         self._model_ready = False
         self._volume_created = False
         self._closed = False
+        self._pids_at_deadline = 0
 
     def __enter__(self) -> Sandbox:
         return self
@@ -146,6 +147,8 @@ class Sandbox:
         output = self._outputs["train"].text()
         reason, exit_code = _classify(state, timed_out)
         message = messages.train_message(reason, exit_code, output, self.limits)
+        if timed_out and self._pids_at_deadline >= self.limits.pids - 2:
+            message += messages.too_many_processes(self._pids_at_deadline, self.limits)
         return PhaseResult(
             "train", reason == "ok", reason, exit_code, seconds, output, message, timings
         )
@@ -330,6 +333,7 @@ class Sandbox:
             container.wait(timeout=seconds)
             return False
         except Exception:  # requests raises ReadTimeout or ConnectionError at the deadline
+            self._pids_at_deadline = _pids(container)
             _kill(container)
             container.wait(timeout=30)
             return True
@@ -439,6 +443,15 @@ def _startup_reason(state: dict[str, Any], reason: str) -> tuple[str, int | None
     if reason == "unhealthy":
         return "unhealthy", None
     return "crashed", exit_code
+
+
+def _pids(container: Container) -> int:
+    """How many processes the container runs now (0 when Docker cannot say)."""
+    try:
+        stats = container.stats(stream=False, one_shot=True)
+        return int((stats.get("pids_stats") or {}).get("current") or 0)
+    except (docker.errors.APIError, ValueError, TypeError):
+        return 0
 
 
 def _kill(container: Container) -> None:
