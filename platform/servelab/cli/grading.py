@@ -131,7 +131,7 @@ def _print_outcome(outcome: GradeOutcome, console: Console) -> None:
     for total in outcome.result.categories:
         console.print(f"  {total.label}: {total.score:g} / {total.max_score:g}")
     console.print(f"[bold]{outcome.learner_message}[/bold]")
-    phases = ", ".join(f"{k} {v:.1f} s" for k, v in outcome.phase_seconds.items())
+    phases = ", ".join(f"{k} {v:.2f} s" for k, v in outcome.phase_seconds.items())
     console.print(f"[dim]{phases}[/dim]")
 
 

@@ -212,30 +212,29 @@ def grade_directory(
                 health_path=files.exercise.health_path,
             )
         try:
-            with sandbox:
-                notify(SubmissionStatus.TRAINING)
-                phase = sandbox.train()
-                _record_phase(timer, "train", phase)
-                if not phase.ok:
-                    return _learner_failed(phase, timer)
+            notify(SubmissionStatus.TRAINING)
+            phase = sandbox.train()
+            _record_phase(timer, "train", phase)
+            if not phase.ok:
+                return _learner_failed(phase, timer)
 
-                notify(SubmissionStatus.STARTING)
-                phase = sandbox.start_service()
-                _record_phase(timer, "startup", phase)
-                if not phase.ok:
-                    return _learner_failed(phase, timer)
+            notify(SubmissionStatus.STARTING)
+            phase = sandbox.start_service()
+            _record_phase(timer, "startup", phase)
+            if not phase.ok:
+                return _learner_failed(phase, timer)
 
-                notify(SubmissionStatus.TESTING)
-                with timer("test"):
-                    doc = run_hidden_suite(
-                        grader_dir=files.grader_dir,
-                        exercise_dir=files.exercise_dir,
-                        socket_path=sandbox.socket_path,
-                        exercise=files.exercise,
-                        timeout=files.exercise.limits.test_seconds,
-                    )
-                alive = sandbox.service_alive()
-                service_log = _excerpt(alive.output or sandbox.service_output())
+            notify(SubmissionStatus.TESTING)
+            with timer("test"):
+                doc = run_hidden_suite(
+                    grader_dir=files.grader_dir,
+                    exercise_dir=files.exercise_dir,
+                    socket_path=sandbox.socket_path,
+                    exercise=files.exercise,
+                    timeout=files.exercise.limits.test_seconds,
+                )
+            alive = sandbox.service_alive()
+            service_log = _excerpt(alive.output or sandbox.service_output())
         finally:
             with timer("cleanup"):
                 sandbox.close()
