@@ -286,3 +286,14 @@ def test_resume_after_restart_and_release_on_shutdown(engine: Engine, user_id: i
     assert released == 1
     assert [_row(engine, sid).status for sid in (a, b, c)] == ["queued", "preparing", "queued"]
     assert _row(engine, c).attempts == 0  # a drain-time release does not use up an attempt
+
+
+def test_migration_matches_the_grading_models(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, SQLModel.metadata)
+    assert [d for d in diff if "submission" in str(d)] == []

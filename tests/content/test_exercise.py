@@ -1,0 +1,58 @@
+"""exercise.toml: the grading settings of a practice task, with errors naming file and line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from servelab.content.errors import ContentErrors
+from servelab.content.exercise import load_exercise
+from servelab.settings import PROJECT_ROOT
+
+FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "course" / "exercises" / "tiny-regression"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exercise.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_fixture_exercise_loads_with_limits_and_labels() -> None:
+    exercise = load_exercise(FIXTURE / "exercise.toml")
+    assert exercise.title == "Tiny regression service"
+    assert exercise.health_path == "/health"
+    assert exercise.limits.train_seconds == 30 and exercise.limits.memory_mb == 512
+    assert exercise.category_label("contract") == "API contract"
+    assert exercise.category_label("per_slice") == "Per slice"
+    assert not exercise.is_past_due()
+
+
+def test_defaults_and_due_date_read_as_utc(tmp_path: Path) -> None:
+    exercise = load_exercise(_write(tmp_path, 'title = "T"\ndue = 2026-01-31T12:00:00\n'))
+    assert exercise.limits.train_seconds == 120 and exercise.limits.pids == 512
+    assert exercise.due == datetime(2026, 1, 31, 12, tzinfo=UTC)
+    assert exercise.is_past_due(datetime(2026, 2, 1, tzinfo=UTC))
+    day_only = load_exercise(_write(tmp_path, 'title = "T"\ndue = 2026-01-31\n'))
+    assert day_only.due == datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('title = "T"\n\n[limits]\ntrain_secs = 5\n', 4, "unknown key 'train_secs'"),
+        ('title = "T"\nhealth_path = "health"\n', 2, "health_path"),
+        ('title = "T"\ninstructions = "../secret.md"\n', 2, "inside the exercise folder"),
+        ('title = "T"\ninstructions = "missing.md"\n', 2, "file 'missing.md' not found"),
+        ('title = "T"\nstarter = "nowhere"\n', 2, "folder 'nowhere' not found"),
+        ('title = "T"\n[limits]\nmemory_mb = 0\n', 3, "greater than 0"),
+    ],
+)
+def test_mistakes_name_file_and_line(tmp_path: Path, text: str, line: int, message: str) -> None:
+    with pytest.raises(ContentErrors) as info:
+        load_exercise(_write(tmp_path, text))
+    error = info.value.errors[0]
+    assert (error.path.name, error.line) == ("exercise.toml", line)
+    assert message in error.message
