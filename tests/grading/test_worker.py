@@ -224,3 +224,34 @@ def test_web_app_runs_the_embedded_pool_only_when_enabled(tmp_path: Path) -> Non
         pool.wake()
         assert _wait(app.state.engine, sid, timeout=60).status == SubmissionStatus.ERROR
     assert all(not thread.is_alive() for thread in pool._threads)  # drained at shutdown
+
+
+def test_servelab_worker_command_grades_and_drains_on_sigterm(
+    settings: Settings, engine: Engine, user_id: int
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "SERVELAB_ENVIRONMENT": "test",
+        "SERVELAB_VAR_DIR": str(settings.var_dir),
+        "SERVELAB_EXERCISES_DIR": str(settings.exercises_dir),
+        "SERVELAB_GRADERS_DIR": str(settings.graders_dir),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "servelab", "worker", "--size", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        sid = _enqueue(engine, user_id, SOLUTION, slug="no-such-exercise")
+        assert _wait(engine, sid, timeout=90).status == SubmissionStatus.ERROR
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "1 grading worker(s) running" in output and "Draining" in output
