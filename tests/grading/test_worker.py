@@ -255,3 +255,32 @@ def test_servelab_worker_command_grades_and_drains_on_sigterm(
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert "1 grading worker(s) running" in output and "Draining" in output
+
+
+@pytest.mark.docker
+def test_pool_start_sweeps_what_a_crashed_worker_left(
+    runtime_image: str, docker_client, settings: Settings, engine: Engine, pools: list[WorkerPool]
+) -> None:  # type: ignore[no-untyped-def]
+    from servelab.grading.orphans import MANAGED_LABEL, OWNER_LABEL
+
+    dead_owner = f"{socket.gethostname()}:999999999:0"
+    orphan = docker_client.containers.create(
+        runtime_image,
+        command=["sleep", "600"],
+        labels={MANAGED_LABEL: "1", OWNER_LABEL: dead_owner, "servelab.test": "orphan"},
+        network_mode="none",
+    )
+    leftover_dir = settings.var_dir / "work" / "job-999999999-local-abc"
+    leftover_dir.mkdir(parents=True)
+    (leftover_dir / "train.py").write_text("x = 1\n")
+    live_dir = settings.var_dir / "work" / f"job-{os.getpid()}-local-abc"
+    live_dir.mkdir()
+    try:
+        _start(pools, settings, engine)
+        remaining = docker_client.containers.list(all=True, filters={"id": orphan.id})
+        assert remaining == []
+        assert not leftover_dir.exists()
+        assert live_dir.exists()  # a job folder of a live process is left alone
+    finally:
+        for container in docker_client.containers.list(all=True, filters={"id": orphan.id}):
+            container.remove(force=True)
