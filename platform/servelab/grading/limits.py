@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from docker.types import Ulimit
 
 from servelab.content.exercise import ExerciseLimits
 
@@ -57,6 +60,31 @@ class SandboxLimits:
     @property
     def nano_cpus(self) -> int:
         return int(self.cpus * 1e9)
+
+    def docker_options(self) -> dict[str, Any]:
+        """These limits as Docker container options (docker SDK `containers.create` names)."""
+        return {
+            "mem_limit": self.memory_bytes,
+            "memswap_limit": self.memory_bytes,  # equal: no swap on top of the memory limit
+            "nano_cpus": self.nano_cpus,
+            "pids_limit": self.pids,
+            "tmpfs": {"/tmp": f"rw,nosuid,nodev,noexec,size={self.tmpfs_bytes},mode=1777"},
+            "shm_size": self.tmpfs_bytes,
+            "ulimits": [
+                Ulimit(name="nofile", soft=self.nofile, hard=self.nofile),
+                Ulimit(name="fsize", soft=self.fsize_bytes, hard=self.fsize_bytes),
+                Ulimit(name="core", soft=0, hard=0),
+            ],
+        }
+
+    def thread_environment(self) -> dict[str, str]:
+        """Numerical libraries start a thread per host core unless told the CPU quota."""
+        threads = str(self.threads)
+        names = ("OMP", "OPENBLAS", "MKL", "NUMEXPR")
+        env = {f"{name}_NUM_THREADS": threads for name in names}
+        env["VECLIB_MAXIMUM_THREADS"] = threads
+        env["LOKY_MAX_CPU_COUNT"] = threads
+        return env
 
 
 HARD_CAP = SandboxLimits(

@@ -5,6 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
+import docker
+from docker.models.containers import Container
+from docker.utils.socket import frames_iter
+
 
 class CappedOutput:
     """Thread-safe sink that keeps the first and last `limit // 2` bytes of a stream."""
@@ -49,3 +53,31 @@ class CappedOutput:
             + f"\n[... {cut} bytes cut ...]\n"
             + tail.decode("utf-8", errors="replace")
         )
+
+
+def attach_output(
+    client: docker.DockerClient, container: Container, limit: int
+) -> tuple[CappedOutput, threading.Thread]:
+    """Attach to a created container's stdout+stderr and pump them into a CappedOutput.
+
+    Attach before start, and nothing is missed; the reader never stalls the container, and the
+    container's logging driver can be "none", so a flood never reaches the disk.
+    """
+    capture = CappedOutput(limit)
+    params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
+    sock = client.api.attach_socket(container.id, params=params)
+    for candidate in (sock, getattr(sock, "_sock", None)):
+        if candidate is not None and hasattr(candidate, "settimeout"):
+            candidate.settimeout(None)  # an idle service must not time the stream out
+
+    def pump() -> None:
+        try:
+            capture.consume(data for _, data in frames_iter(sock, tty=False))
+        except (OSError, ValueError):
+            pass  # the container went away mid-frame; what was read is kept
+        finally:
+            sock.close()
+
+    reader = threading.Thread(target=pump, name=f"output-{container.short_id}", daemon=True)
+    reader.start()
+    return capture, reader

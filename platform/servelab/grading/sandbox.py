@@ -25,8 +25,7 @@ import docker
 import docker.errors
 import httpx
 from docker.models.containers import Container
-from docker.types import Mount, Ulimit
-from docker.utils.socket import frames_iter
+from docker.types import Mount
 
 from servelab.grading import hostmount, messages
 from servelab.grading.limits import HARD_CAP, SandboxLimits
@@ -41,7 +40,7 @@ from servelab.grading.orphans import (
     remove_volume,
     sweep_orphans,
 )
-from servelab.grading.output import CappedOutput
+from servelab.grading.output import CappedOutput, attach_output
 from servelab.grading.runtime import LEARNER_UID
 
 __all__ = [
@@ -247,29 +246,16 @@ class Sandbox:
         return Mount(target, str(source), type="bind", read_only=True)
 
     def _base_config(self, role: str) -> dict[str, Any]:
-        limits = self.limits
-        threads = str(limits.threads)
         return {
             "image": self.image,
             "user": f"{LEARNER_UID}:{LEARNER_UID}",
             "working_dir": "/submission",
             "network_mode": "none",
             "read_only": True,
-            "tmpfs": {"/tmp": f"rw,nosuid,nodev,noexec,size={limits.tmpfs_bytes},mode=1777"},
-            "shm_size": limits.tmpfs_bytes,
-            "mem_limit": limits.memory_bytes,
-            "memswap_limit": limits.memory_bytes,
-            "nano_cpus": limits.nano_cpus,
-            "pids_limit": limits.pids,
-            "ulimits": [
-                Ulimit(name="nofile", soft=limits.nofile, hard=limits.nofile),
-                Ulimit(name="fsize", soft=limits.fsize_bytes, hard=limits.fsize_bytes),
-                Ulimit(name="core", soft=0, hard=0),
-            ],
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"],
-            "init": True,
-            "log_config": {"type": "none", "config": {}},
+            "init": True,  # a real PID 1 reaps zombies; the kill still takes the whole cgroup
+            "log_config": {"type": "none", "config": {}},  # output is read by attaching
             "labels": {**self.labels, ROLE_LABEL: role},
             "hostname": "submission",
             "environment": {
@@ -277,14 +263,10 @@ class Sandbox:
                 "HOME": "/tmp",
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "PYTHONUNBUFFERED": "1",
-                "OMP_NUM_THREADS": threads,
-                "OPENBLAS_NUM_THREADS": threads,
-                "MKL_NUM_THREADS": threads,
-                "NUMEXPR_NUM_THREADS": threads,
-                "VECLIB_MAXIMUM_THREADS": threads,
-                "LOKY_MAX_CPU_COUNT": threads,
+                **self.limits.thread_environment(),
             },
             "detach": True,
+            **self.limits.docker_options(),
         }
 
     def _launch(
@@ -307,23 +289,7 @@ class Sandbox:
 
     def _attach(self, role: str, container: Container) -> None:
         """Stream stdout+stderr into a capped buffer; attaching before start misses nothing."""
-        capture = CappedOutput(self.limits.output_bytes)
-        params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
-        sock = self.client.api.attach_socket(container.id, params=params)
-        for candidate in (sock, getattr(sock, "_sock", None)):
-            if candidate is not None and hasattr(candidate, "settimeout"):
-                candidate.settimeout(None)
-
-        def pump() -> None:
-            try:
-                capture.consume(data for _, data in frames_iter(sock, tty=False))
-            except (OSError, ValueError):
-                pass  # the container went away mid-frame; what was read is kept
-            finally:
-                sock.close()
-
-        reader = threading.Thread(target=pump, name=f"sandbox-{self.id}-{role}", daemon=True)
-        reader.start()
+        capture, reader = attach_output(self.client, container, self.limits.output_bytes)
         self._outputs[role] = capture
         self._readers[role] = reader
 
