@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import docker
@@ -332,3 +333,42 @@ def test_one_file_over_the_file_size_limit_is_refused(make_sandbox) -> None:
     assert (result.ok, result.reason) == (False, "exit")
     assert "File too large" in result.output
     assert "larger than 4 MiB, the limit for one file" in result.message
+
+
+CRASHING_WORKER = """
+import os, sys
+from pathlib import Path
+from servelab.grading.sandbox import Sandbox, SandboxLimits
+sandbox = Sandbox(source_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[2]),
+                  work_dir=Path(sys.argv[3]), limits=SandboxLimits(), image=sys.argv[4],
+                  labels={"servelab.submission": "crash-test"})
+assert sandbox.train().ok and sandbox.start_service().ok
+print(sandbox.id, sandbox.host_dir, flush=True)
+os._exit(1)  # a worker dying mid-grading: nothing is closed
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_sweep_after_a_real_worker_crash_leaves_nothing(
+    tmp_path: Path, data_dir: Path, docker_client: docker.DockerClient, runtime_image: str
+) -> None:
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_WORKER, str(HOSTILE / "well_behaved"), str(data_dir)]
+        + [str(tmp_path / "work"), runtime_image],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert crashed.returncode == 1, crashed.stderr
+    sandbox_id, host_dir = crashed.stdout.split()
+    label = {"label": f"servelab.sandbox={sandbox_id}"}
+    assert docker_client.containers.list(filters=label)  # the service outlived its worker
+    assert Path(host_dir).is_dir()
+
+    sweep_orphans(docker_client)
+
+    assert docker_client.containers.list(all=True, filters=label) == []
+    assert docker_client.volumes.list(filters=label) == []
+    assert not Path(host_dir).exists()
+    assert host_dir not in Path("/proc/self/mountinfo").read_text()
