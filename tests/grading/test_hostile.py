@@ -10,6 +10,8 @@ import io
 import json
 import re
 import shutil
+import socket
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -237,6 +239,43 @@ def test_process_ignoring_sigterm_is_killed_in_training_and_serving(run) -> None
     started = time.monotonic()
     sandbox_two.close()
     assert time.monotonic() - started < 5
+
+
+def test_swapping_the_socket_for_a_symlink_never_reaches_a_host_socket(run, tmp_path: Path) -> None:
+    canary_path = tmp_path / "canary.sock"
+    canary = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    canary.bind(str(canary_path))
+    canary.listen(8)
+    canary.settimeout(0.2)
+    reached: list[int] = []
+
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = canary.accept()
+                reached.append(1)
+                connection.close()
+            except OSError:
+                pass
+
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        sandbox = run("socket_swap", files={"target.txt": str(canary_path)})
+        assert sandbox.train().ok
+        result = sandbox.start_service()
+        if result.ok:  # the platform claimed the real socket first: it talks to the service
+            with _client(sandbox) as http:
+                assert http.get("/health").json() == {"status": "ok"}
+            assert sandbox.service_alive().ok
+        else:
+            assert result.reason in {"unhealthy", "crashed"}  # the swap broke its own service
+    finally:
+        stop.set()
+        watcher.join(timeout=2)
+        canary.close()
+    assert reached == []
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -108,8 +109,9 @@ class Sandbox:
             model_store = "host" if hostmount.can_mount() else "volume"
         self.model_store = model_store
         self.host_dir = SOCKET_ROOT / f"{os.getpid()}-{self.id}"
-        self.socket_dir = self.host_dir / "run"
-        self.socket_path = self.socket_dir / SOCKET_NAME
+        self.socket_dir = self.host_dir / "run"  # the serve container's /run/servelab
+        # Where the platform connects: outside anything a container can write (see _claim_socket).
+        self.socket_path = self.host_dir / SOCKET_NAME
         self.model_dir = self.host_dir / "model"  # host side of MODEL_DIR in "host" mode
         self.volume_name = f"servelab-model-{self.id}"
         self.timings: dict[str, float] = {}
@@ -322,6 +324,28 @@ class Sandbox:
         self._readers[role].join(timeout=5)
         return self._outputs[role].text()
 
+    def _claim_socket(self) -> bool:
+        """Move uvicorn's socket out of the directory the container can write, once it listens.
+
+        The platform (root) connects to this path; if it stayed where the learner's code can
+        replace it with a symlink, the platform could be pointed at any socket on the host.
+        """
+        if self.socket_path.exists():
+            return True
+        bound = self.socket_dir / SOCKET_NAME
+        try:
+            info = bound.lstat()
+        except FileNotFoundError:
+            return False
+        # uvicorn chmods its socket to 0666 after listen(); before that it is still setting up.
+        if not stat.S_ISSOCK(info.st_mode) or stat.S_IMODE(info.st_mode) != 0o666:
+            return False
+        os.rename(bound, self.socket_path)
+        if not stat.S_ISSOCK(self.socket_path.lstat().st_mode):  # swapped in between: refuse
+            self.socket_path.unlink()
+            return False
+        return True
+
     def _wait_healthy(self, container: Container, started: float) -> tuple[str, int | None]:
         deadline = started + self.limits.startup_seconds
         last_status: int | None = None
@@ -329,7 +353,7 @@ class Sandbox:
         transport = httpx.HTTPTransport(uds=str(self.socket_path))
         with httpx.Client(transport=transport, base_url="http://service", timeout=2.0) as http:
             while time.monotonic() < deadline:
-                if self.socket_path.exists():
+                if self._claim_socket():
                     try:
                         last_status = http.get(self.health_path).status_code
                         if last_status == 200:
