@@ -139,3 +139,24 @@ def test_vanished_submission_folder_is_a_platform_error(tmp_path: Path) -> None:
     outcome = grade_directory(tmp_path / "gone", SLUG, settings)
     assert outcome.status == SubmissionStatus.ERROR  # retried by the queue, never blamed
     assert "is missing" in outcome.log_excerpt
+
+
+def test_flagship_reference_solution_gets_full_marks(runtime_image: str, tmp_path: Path) -> None:
+    """The acceptance command: servelab grade graders/<flagship>/solution --exercise <flagship>."""
+    from servelab.settings import PROJECT_ROOT
+
+    flagship = "fastapi-for-ml-apis"
+    env = {**os.environ, "SERVELAB_ENVIRONMENT": "test", "SERVELAB_VAR_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "servelab", "grade", f"graders/{flagship}/solution"]
+        + ["--exercise", flagship, "--json"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    doc = json.loads(done.stdout)
+    assert doc["score"] == doc["max_score"] > 0
+    assert {t["category"] for t in doc["tests"]} >= {"contract", "leakage", "baseline", "slices"}
