@@ -19,6 +19,7 @@ runtime_app = typer.Typer(help="Build and check the runtime image learners' serv
 _STEPS = {
     "download wheels": "Downloading the pinned wheels on the host",
     "debootstrap": "Building a Debian bookworm root filesystem (debootstrap)",
+    "base from cache": "Unpacking the cached Debian bookworm root filesystem",
     "venv": "Creating the Python 3.11 virtual environment",
     "wheels": "Installing the wheels without network",
     "harden": "Adding the learner user, removing set-uid bits",

@@ -45,6 +45,7 @@ LEARNER_UID = 10001
 # pip runs from its wheel during the offline build only; it is not installed in the image.
 BUILD_PIP = "pip==26.3"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+BASE_RECIPE = "debootstrap --variant=minbase --include=python3,python3-venv bookworm"
 # The packages a learner is told about, with their import names.
 FEATURED = {
     "fastapi": "fastapi",
@@ -267,8 +268,11 @@ def apt_mirror() -> str:
 def _build_offline(build_dir: Path, tag: str, wanted: str, step: Callable[[str], None]) -> None:
     download_wheels(build_dir / "wheels", step)
     rootfs = build_dir / f"rootfs-{wanted}"
+    mirror = apt_mirror()
+    # The bare Debian base depends only on what debootstrap is asked for, not on the pins.
+    base_key = hashlib.sha256(f"{BASE_RECIPE} {mirror}".encode()).hexdigest()[:12]
     args = ["bash", str(BUILD_SCRIPT), str(rootfs), str(build_dir / "wheels"), str(REQUIREMENTS)]
-    args += [apt_mirror(), tag, wanted]
+    args += [mirror, tag, wanted, str(build_dir / f"base-{base_key}.tar")]
     with subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:

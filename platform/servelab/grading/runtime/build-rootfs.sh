@@ -2,11 +2,13 @@
 # Offline build of the ServeLab runtime image, for hosts that cannot reach an image registry.
 # The base is a debootstrap'ed Debian bookworm (its python3 is CPython 3.11); the pinned wheels
 # were downloaded on the host, and are installed inside a chroot without any network.
-# Usage: build-rootfs.sh ROOTFS WHEELS REQUIREMENTS MIRROR TAG CONTENT_HASH
+# Usage: build-rootfs.sh ROOTFS WHEELS REQUIREMENTS MIRROR TAG CONTENT_HASH [BASE_CACHE]
+# BASE_CACHE: a tarball of the bare debootstrap result, reused when present (so changing a pin
+# does not debootstrap again) and written when absent.
 # Prints "==> step" lines that `servelab runtime build` turns into progress.
 set -euo pipefail
 
-rootfs=$1 wheels=$2 requirements=$3 mirror=$4 tag=$5 content_hash=$6
+rootfs=$1 wheels=$2 requirements=$3 mirror=$4 tag=$5 content_hash=$6 base_cache=${7:-}
 learner_uid=10001
 
 # The host's environment (pip settings, proxies) must not leak into the image build.
@@ -19,10 +21,18 @@ trap cleanup EXIT
 rm -rf "$rootfs"
 mkdir -p "$rootfs"
 
-echo "==> debootstrap"
-debootstrap --variant=minbase --include=python3,python3-venv bookworm "$rootfs" "$mirror" \
-  >"$rootfs.debootstrap.log" 2>&1 || { tail -n 30 "$rootfs.debootstrap.log" >&2; exit 1; }
-rm -f "$rootfs.debootstrap.log"
+if [ -n "$base_cache" ] && [ -f "$base_cache" ]; then
+  echo "==> base from cache"
+  tar --numeric-owner -C "$rootfs" -xf "$base_cache"
+else
+  echo "==> debootstrap"
+  debootstrap --variant=minbase --include=python3,python3-venv bookworm "$rootfs" "$mirror" \
+    >"$rootfs.debootstrap.log" 2>&1 || { tail -n 30 "$rootfs.debootstrap.log" >&2; exit 1; }
+  rm -f "$rootfs.debootstrap.log"
+  if [ -n "$base_cache" ]; then
+    tar --numeric-owner -C "$rootfs" -cf "$base_cache.partial" . && mv "$base_cache.partial" "$base_cache"
+  fi
+fi
 
 echo "==> venv"
 in_root python3 -m venv --without-pip /opt/venv
