@@ -19,6 +19,7 @@ from servelab.content.exercise import ExerciseLimits
 from servelab.grading import hostmount
 from servelab.grading.limits import HARD_CAP, GiB, MiB
 from servelab.grading.output import CappedOutput
+from servelab.grading.runtime import RuntimeImageError
 from servelab.grading.sandbox import (
     MANAGED_LABEL,
     OWNER_LABEL,
@@ -372,3 +373,40 @@ def test_sweep_after_a_real_worker_crash_leaves_nothing(
     assert docker_client.volumes.list(filters=label) == []
     assert not Path(host_dir).exists()
     assert host_dir not in Path("/proc/self/mountinfo").read_text()
+
+
+@pytest.mark.docker
+def test_an_exercise_without_public_data_gets_an_empty_data_dir(
+    tmp_path: Path, docker_client: docker.DockerClient, runtime_image: str
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text("import os\nprint(os.listdir(os.environ['DATA_DIR']))\n")
+    with Sandbox(
+        source_dir=source,
+        data_dir=tmp_path / "no-such-folder",
+        work_dir=tmp_path / "work",
+        limits=LIMITS,
+        image=runtime_image,
+        client=docker_client,
+    ) as sandbox:
+        result = sandbox.train()
+    assert (result.ok, result.output) == (True, "[]\n")
+    assert leftovers(docker_client, sandbox) == []
+
+
+@pytest.mark.docker
+def test_a_missing_runtime_image_says_how_to_build_it(
+    tmp_path: Path, data_dir: Path, docker_client: docker.DockerClient
+) -> None:
+    with Sandbox(
+        source_dir=HOSTILE / "well_behaved",
+        data_dir=data_dir,
+        work_dir=tmp_path / "work",
+        limits=LIMITS,
+        image="servelab-runtime:does-not-exist",
+        client=docker_client,
+    ) as sandbox:
+        with pytest.raises(RuntimeImageError, match="servelab runtime build"):
+            sandbox.train()
+    assert leftovers(docker_client, sandbox) == []

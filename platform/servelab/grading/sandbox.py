@@ -42,7 +42,7 @@ from servelab.grading.orphans import (
     sweep_orphans,
 )
 from servelab.grading.output import CappedOutput, attach_output
-from servelab.grading.runtime import LEARNER_UID
+from servelab.grading.runtime import LEARNER_UID, RuntimeImageError
 
 __all__ = [
     "HARD_CAP",
@@ -97,6 +97,7 @@ class Sandbox:
         self.limits = limits.clamped()
         self.image = image
         self.health_path = health_path
+        self._own_client = client is None
         self.client = client or docker.from_env()
         self.id = secrets.token_hex(6)
         self.labels = {
@@ -137,7 +138,7 @@ class Sandbox:
         self._ensure_model_store()
         mounts = [
             self._bind(self.source_dir, "/submission"),
-            self._bind(self.data_dir, "/data"),
+            self._bind(self._public_data(), "/data"),
             self._model_mount(read_only=False),
         ]
         container, timings = self._launch("train", ["python", "train.py"], mounts)
@@ -240,7 +241,17 @@ class Sandbox:
             remove_volume(self.client, self.volume_name)
         hostmount.unmount(self.model_dir)
         shutil.rmtree(self.host_dir, ignore_errors=True)
+        if self._own_client:
+            self.client.close()
         self.timings["cleanup"] = time.monotonic() - started
+
+    def _public_data(self) -> Path:
+        """The exercise's public data; an empty folder when the exercise has none."""
+        if self.data_dir.is_dir():
+            return self.data_dir
+        empty = self.host_dir / "no-data"
+        empty.mkdir(mode=0o755, exist_ok=True)
+        return empty
 
     # -- containers -----------------------------------------------------------------------
 
@@ -280,7 +291,12 @@ class Sandbox:
         if role == "train":
             config["environment"]["DATA_DIR"] = "/data"
         t0 = time.monotonic()
-        container = self.client.containers.create(command=command, mounts=mounts, **config)
+        try:
+            container = self.client.containers.create(command=command, mounts=mounts, **config)
+        except docker.errors.ImageNotFound:
+            raise RuntimeImageError(
+                f"The runtime image {self.image} is missing; run `servelab runtime build`."
+            ) from None
         self._containers[role] = container
         self.container_ids.append(container.id)
         t1 = time.monotonic()
