@@ -214,3 +214,25 @@ def test_hanging_or_huge_service_fails_checks_fast_with_a_reason(tmp_path: Path)
         assert "your service did not answer in time" in slow.output
     assert tests["Slow [4]"].seconds < 1  # the breaker answered at once
     assert "over 10 MB" in tests["Big"].instructor_output
+
+
+def test_helpers_work_when_an_author_runs_a_suite_by_hand(
+    tmp_path: Path, socket_path: Path
+) -> None:
+    grader = tmp_path / "grader"
+    grader.mkdir()
+    (grader / "test_suite.py").write_text(
+        "from servelab.grading.plugin import feedback, record_table\n"
+        "def test_notes(service):\n"
+        "    feedback('hello')\n"
+        "    record_table('t', [{'a': 1}])\n"
+        "    assert service.get('/health').status_code == 200\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "servelab.grading.plugin", "-p", "no:cacheprovider",
+         "--rootdir", str(grader), f"--servelab-socket={socket_path}", str(grader)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr

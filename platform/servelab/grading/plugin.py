@@ -183,8 +183,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     _State.current = None
     _State.leaderboard = []
-    if config.getoption("servelab_results", None):
-        config.pluginmanager.register(_ResultCollector(config), "servelab-results")
+    # Always tracks the running check (so feedback() works when authors run a suite by hand);
+    # writes the result document only with --servelab-results.
+    config.pluginmanager.register(_ResultCollector(config), "servelab-results")
 
 
 def _dir_option(config: pytest.Config, name: str, flag: str) -> Path:
@@ -318,7 +319,8 @@ class _ResultCollector:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.path = Path(config.getoption("servelab_results"))
+        results = config.getoption("servelab_results", None)
+        self.path = Path(results) if results else None
         self.checks: list[_Check] = []
         self.suite_errors: list[str] = []
         self.started = time.monotonic()
@@ -364,6 +366,8 @@ class _ResultCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.path is None:
+            return
         doc = self._document()
         text = doc.model_dump_json()
         if len(text.encode()) > MAX_RESULT_BYTES:
