@@ -160,3 +160,29 @@ def test_flagship_reference_solution_gets_full_marks(runtime_image: str, tmp_pat
     doc = json.loads(done.stdout)
     assert doc["score"] == doc["max_score"] > 0
     assert {t["category"] for t in doc["tests"]} >= {"contract", "leakage", "baseline", "slices"}
+
+
+CRASH_ON_PREDICT = """
+
+import os as _os  # noqa: E402
+
+
+@app.middleware("http")
+async def _die_on_predict(request, call_next):
+    if request.url.path == "/predict":
+        _os._exit(3)
+    return await call_next(request)
+"""
+
+
+def test_service_that_dies_under_the_checks_is_graded_with_an_explanation(
+    runtime_image: str, tmp_path: Path
+) -> None:
+    main = (SOLUTION / "main.py").read_text() + CRASH_ON_PREDICT
+    folder = copy_submission(SOLUTION, tmp_path / "sub", main__py=main)
+    outcome = grade_directory(folder, SLUG, course_settings(tmp_path / "var"))
+    assert outcome.status == SubmissionStatus.GRADED
+    assert outcome.result is not None and outcome.score == 1  # only /health passed
+    assert "stopped while being tested" in outcome.learner_message
+    predict = next(t for t in outcome.result.tests if "numeric prediction" in t.name)
+    assert "the connection to your service failed" in predict.output

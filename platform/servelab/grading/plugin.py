@@ -52,6 +52,7 @@ class _Check:
     raw: list[str] = field(default_factory=list)
     seconds: float = 0.0
     timed_out: bool = False  # a request to the service timed out during this check
+    unreachable: bool = False  # a request could not connect or the connection broke
 
 
 class _State:
@@ -145,6 +146,10 @@ class _GuardedTransport(httpx.BaseTransport):
         except httpx.TimeoutException:
             self.timeouts_in_a_row += 1
             self._note_timeout()
+            raise
+        except httpx.TransportError:
+            if _State.current is not None:
+                _State.current.unreachable = True
             raise
         self.timeouts_in_a_row = 0
         assert isinstance(response.stream, httpx.SyncByteStream)
@@ -308,6 +313,11 @@ def _learner_output(check: _Check) -> str:
         return (
             f'The check "{check.name}" did not pass: your service did not answer in time. '
             "Each request gets a few seconds; make sure no endpoint blocks or loops."
+        )
+    if check.unreachable:
+        return (
+            f'The check "{check.name}" did not pass: the connection to your service failed. '
+            "It may have crashed while answering; its log says why."
         )
     if check.status == CheckStatus.ERROR:
         return f'The check "{check.name}" could not be completed against your service.'
