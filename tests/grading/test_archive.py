@@ -165,6 +165,13 @@ def test_editor_files_get_the_same_checks(tmp_path: Path) -> None:
         write_files({}, tmp_path / "f")
 
 
+def test_editor_text_with_lone_surrogates_is_refused_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(ArchiveError, match="not text"):
+        write_files({"train.py": "x = '\udcff'"}, tmp_path / "d")
+    with pytest.raises(ArchiveError, match="not valid text"):
+        write_files({"tr\udcffain.py": "x = 1"}, tmp_path / "e")
+
+
 def test_copy_tree_copies_a_folder_and_skips_caches(tmp_path: Path) -> None:
     src = tmp_path / "src"
     (src / "__pycache__").mkdir(parents=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import time
 
 import docker
@@ -123,3 +124,17 @@ def test_cli_runtime_build_and_check(
     assert checked.exit_code == 0, checked.output
     assert "packages import at their pinned versions" in checked.output
     assert "scikit-learn" in checked.output
+
+
+@pytest.mark.docker
+def test_cli_runtime_sweep_removes_an_orphan(
+    docker_client: docker.DockerClient, runtime_image: str
+) -> None:
+    dead_owner = f"{socket.gethostname()}:{2**22 + 7}:1"  # above pid_max: never alive
+    labels = {"servelab.managed": "1", "servelab.owner": dead_owner}
+    volume = docker_client.volumes.create(labels=labels)
+    result = CliRunner().invoke(app, ["runtime", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert "Removed" in result.output
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.volumes.get(volume.name)

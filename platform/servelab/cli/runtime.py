@@ -112,6 +112,20 @@ def check() -> None:
     err.print(f"All {len(pins)} packages import at their pinned versions ({report.seconds:.1f} s).")
 
 
+@runtime_app.command("sweep")
+def sweep(
+    everything: Annotated[
+        bool, typer.Option("--all", help="also remove those of running workers (a reset)")
+    ] = False,
+) -> None:
+    """Remove sandbox containers, volumes and mounts left behind by crashed workers."""
+    from servelab.grading.sandbox import sweep_orphans
+
+    client = _docker_client(Console(stderr=True))
+    removed = sweep_orphans(client, everything=everything)
+    Console(stderr=True).print(f"Removed {removed} orphaned containers and volumes.")
+
+
 def register(app: typer.Typer) -> None:
     """Add `servelab runtime ...` to the root app."""
     app.add_typer(runtime_app, name="runtime")

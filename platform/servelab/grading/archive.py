@@ -68,6 +68,10 @@ def _checked_path(raw: str) -> PurePosixPath | None:
     shown = raw[:120]
     if "\x00" in raw or any(ord(c) < 32 for c in raw):
         raise ArchiveError(f"The file name {shown!r} contains control characters. Rename it.")
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ArchiveError(f"The file name {shown!r} is not valid text. Rename it.") from None
     name = raw.replace("\\", "/")
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise ArchiveError(
@@ -272,7 +276,10 @@ def write_files(files: dict[str, str], dest: Path) -> list[str]:
         path = _checked_path(name)
         if path is None:
             continue
-        raw = text.encode("utf-8", errors="strict")
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ArchiveError(f"{str(path)!r} contains characters that are not text.") from None
         entries.append(_Entry(path, len(raw), partial(io.BytesIO, raw)))
     return _write(_plan(entries), dest)
 
