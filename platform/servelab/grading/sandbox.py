@@ -109,6 +109,8 @@ class Sandbox:
         if model_store == "auto":
             model_store = "host" if hostmount.can_mount() else "volume"
         self.model_store = model_store
+        # Host-side state lives under a short SOCKET_ROOT, not work_dir: a Unix socket's path
+        # must fit in 108 bytes, and the pid in the name lets the sweeper spot orphans.
         self.host_dir = SOCKET_ROOT / f"{os.getpid()}-{self.id}"
         self.socket_dir = self.host_dir / "run"  # the serve container's /run/servelab
         # Where the platform connects: outside anything a container can write (see _claim_socket).
