@@ -101,12 +101,7 @@ def test_requirements_refused_before_anything_runs(runtime_image: str, tmp_path:
 
 
 def test_unknown_exercise_and_missing_folder_are_clear(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "servelab", "grade", str(tmp_path / "nope"), "-e", SLUG],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _grade(tmp_path / "nope", tmp_path / "var")
     assert done.returncode == 2 and "is not a folder" in done.stderr
     env_done = subprocess.run(
         [sys.executable, "-m", "servelab", "grade", str(SOLUTION), "-e", "no-such-exercise"],
@@ -186,3 +181,25 @@ def test_service_that_dies_under_the_checks_is_graded_with_an_explanation(
     assert "stopped while being tested" in outcome.learner_message
     predict = next(t for t in outcome.result.tests if "numeric prediction" in t.name)
     assert "the connection to your service failed" in predict.output
+
+
+def test_grades_a_submission_zip_and_refuses_a_zip_slip(runtime_image: str, tmp_path: Path) -> None:
+    import zipfile
+
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w") as archive:
+        for name in ("train.py", "main.py"):
+            archive.write(SOLUTION / name, f"my-service/{name}")
+    done = _grade(good, tmp_path / "var", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["score"] == doc["max_score"] == 8
+
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("train.py", "x = 1\n")
+        archive.writestr("../../escaped.py", "x = 1\n")
+    done = _grade(evil, tmp_path / "var")
+    assert done.returncode == 1
+    assert "The archive was refused" in done.stderr
+    assert not (tmp_path.parent / "escaped.py").exists()

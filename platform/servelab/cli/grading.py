@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from servelab.db.models.grading import SubmissionStatus
+from servelab.grading.archive import ArchiveError, extract_zip
 from servelab.grading.pipeline import GradeOutcome, UnknownExercise, find_exercise, grade_directory
 from servelab.grading.results import Cell, ResultDocument
 from servelab.settings import get_settings
@@ -30,25 +32,40 @@ EXIT_ERROR = 2
 
 
 def grade(
-    directory: Annotated[Path, typer.Argument(help="folder with train.py and main.py")],
+    directory: Annotated[
+        Path, typer.Argument(help="folder with train.py and main.py (or a submission .zip)")
+    ],
     exercise: Annotated[str, typer.Option("--exercise", "-e", help="exercise slug")],
     as_json: Annotated[bool, typer.Option("--json", help="print the result document")] = False,
 ) -> None:
-    """Grade a folder locally through the same sandboxed pipeline as the web app.
+    """Grade a folder (or .zip) locally through the same sandboxed pipeline as the web app.
 
     Exits 0 when graded (whatever the score), 1 when the code failed, 2 on a platform error.
     """
     settings = get_settings()
     err = Console(stderr=True, soft_wrap=True)
-    if not directory.is_dir():
-        err.print(f"[red]{directory} is not a folder.[/red] Give the folder holding train.py.")
-        raise typer.Exit(EXIT_ERROR)
     try:
         find_exercise(settings, exercise)
     except UnknownExercise as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(EXIT_ERROR) from None
+    if directory.is_file() and directory.suffix == ".zip":
+        with tempfile.TemporaryDirectory(prefix="servelab-zip-") as unpacked:
+            try:
+                extract_zip(directory.read_bytes(), Path(unpacked))
+            except ArchiveError as exc:
+                err.print(f"[red]The archive was refused:[/red] {escape(str(exc))}")
+                raise typer.Exit(EXIT_FAILED) from None
+            _grade_and_report(Path(unpacked), exercise, as_json, err)
+        return
+    if not directory.is_dir():
+        err.print(f"[red]{directory} is not a folder.[/red] Give the folder holding train.py.")
+        raise typer.Exit(EXIT_ERROR)
+    _grade_and_report(directory, exercise, as_json, err)
 
+
+def _grade_and_report(directory: Path, exercise: str, as_json: bool, err: Console) -> None:
+    settings = get_settings()
     if as_json:
         outcome = grade_directory(directory, exercise, settings)
         typer.echo(_json_outcome(outcome))
