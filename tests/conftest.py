@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
+import docker.errors
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -14,20 +15,9 @@ from sqlmodel import Session
 from servelab.accounts import service as accounts
 from servelab.db.migrate import upgrade
 from servelab.db.models import Role, User
-from servelab.settings import PROJECT_ROOT, Settings
-
-IN_CI = os.environ.get("CI") == "true"
-ROOT = PROJECT_ROOT
-PASSWORD = "correct horse battery"
-
-
-def require_service(available: bool, what: str) -> None:
-    """Skip locally when a service is missing; under CI=true a missing service is a failure."""
-    if available:
-        return
-    if IN_CI:
-        pytest.fail(f"{what} is required under CI=true but is not available")
-    pytest.skip(f"{what} is not available")
+from servelab.grading.runtime import image_exists
+from servelab.settings import Settings
+from support import PASSWORD, require_service
 
 
 @pytest.fixture
@@ -71,25 +61,6 @@ def make_user(db: Session):  # type: ignore[no-untyped-def]
         )
 
     return _make
-
-
-def csrf_from(client: TestClient, path: str = "/login") -> str:
-    """GET a page and pull the CSRF token out of its form."""
-    html = client.get(path).text
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m, f"no CSRF token on {path}"
-    return m.group(1)
-
-
-def login(client: TestClient, user: User) -> None:
-    """Log `user` in on `client` through the real login form."""
-    token = csrf_from(client)
-    r = client.post(
-        "/login",
-        data={"email": user.email, "password": PASSWORD, "csrf_token": token},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
 
 
 # --- PostgreSQL 15, started by the tests themselves on loopback --------------------------------
@@ -173,3 +144,29 @@ def postgres_db(postgres_url: str) -> str:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+# --- Docker engine and the runtime image ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """A client of the real Docker engine; under CI=true a missing engine fails the test."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException:
+        require_service(False, "a Docker engine")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def runtime_image(docker_client: docker.DockerClient) -> str:
+    """The runtime image tag, required current (`servelab runtime build` makes it)."""
+    settings = Settings(environment="test")
+    require_service(
+        image_exists(settings, docker_client),
+        f"the runtime image {settings.runtime_image} (run `servelab runtime build`)",
+    )
+    return settings.runtime_image

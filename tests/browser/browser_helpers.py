@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from conftest import require_service
 from servelab.settings import Settings
+from support import require_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

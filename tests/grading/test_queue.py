@@ -18,12 +18,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from conftest import require_service
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
 from servelab.db.models.grading import Submission, SubmissionStatus, utcnow
 from servelab.grading import queue
 from servelab.settings import Settings
+from support import require_service
 
 
 @pytest.fixture(scope="module")

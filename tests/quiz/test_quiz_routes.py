@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 from quiz_helpers import FLAGSHIP, LIMITED
 from sqlmodel import Session
 
-from conftest import csrf_from, login
 from servelab.content.quiz import CodeOutput, Quiz, ShortText, TrueFalse
 from servelab.db.models import Role
 from servelab.db.models.accounts import utcnow
 from servelab.db.models.quiz import QuizAttempt
+from support import csrf_from, login
 
 API = f"/api/quizzes/{FLAGSHIP}"
 

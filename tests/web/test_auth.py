@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from conftest import PASSWORD, csrf_from, login
 from servelab.db.models import ApiToken, Role, User, WebSession
 from servelab.web.deps import SESSION_COOKIE
+from support import PASSWORD, csrf_from, login
 
 
 def _signup(client: TestClient, email: str, password: str = PASSWORD, **extra: str):  # type: ignore[no-untyped-def]

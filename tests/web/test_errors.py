@@ -50,7 +50,7 @@ def test_validation_error_with_nan_input_is_a_json_422(app: FastAPI) -> None:
 
 
 def test_404_page_shows_login_state(client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
-    from conftest import login
+    from support import login
 
     user = make_user()
     login(client, user)

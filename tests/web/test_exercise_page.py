@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from grading_web_helpers import SLUG, TINY, course_settings, sample_result, store_submission
 from sqlmodel import Session
 
-from conftest import csrf_from, login
 from servelab.db.models import Role
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.runtime import runtime_packages
 from servelab.settings import PROJECT_ROOT, Settings
+from support import csrf_from, login
 
 HTML = {"accept": "text/html"}
 

@@ -18,12 +18,12 @@ from grading_web_helpers import (
 )
 from sqlmodel import Session
 
-from conftest import csrf_from, login
 from servelab.db.models import Role
 from servelab.db.models.grading import Submission, SubmissionStatus
 from servelab.grading import queue
 from servelab.grading.results import ResultDocument
 from servelab.settings import Settings
+from support import csrf_from, login
 
 HTML = {"accept": "text/html"}
 

@@ -24,13 +24,13 @@ from grading_web_helpers import (
 )
 from sqlmodel import Session, select
 
-from conftest import csrf_from, login
 from servelab.accounts import service as accounts
 from servelab.db.models import Role, User
 from servelab.db.models.grading import Submission, SubmissionEvent, SubmissionStatus
 from servelab.grading import queue
 from servelab.grading.service import MAX_ACTIVE_SUBMISSIONS
 from servelab.settings import Settings
+from support import csrf_from, login
 
 HTML = {"accept": "text/html"}
 
@@ -535,9 +535,9 @@ def test_end_to_end_through_the_api_with_the_embedded_worker_and_docker(tmp_path
     one a clear failure with its log, and the browser pages show both."""
     from grading_web_helpers import TINY_GRADERS
 
-    from conftest import require_service
     from servelab.db.migrate import upgrade
     from servelab.web.app import create_app
+    from support import require_service
 
     settings = course_settings(tmp_path, embedded_worker=True, worker_count=1)
     require_service(

@@ -4,8 +4,11 @@ import typer
 
 from servelab.cli import core, exercise, grading, runtime
 
-app = typer.Typer(help="ServeLab: auto-graded course platform for serving ML models with FastAPI.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="ServeLab: auto-graded course platform for serving ML models with FastAPI.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 core.register(app)
 grading.register(app)
 exercise.register(app)

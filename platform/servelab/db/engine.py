@@ -12,7 +12,7 @@ from servelab.settings import Settings
 
 
 def make_engine(settings: Settings) -> Engine:
-    """An engine for the configured URL; SQLite gets WAL and foreign keys for parity with PostgreSQL."""
+    """An engine for the configured URL; SQLite gets WAL and foreign keys, like PostgreSQL."""
     url = settings.database_url
     if url.startswith("sqlite"):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
