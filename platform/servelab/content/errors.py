@@ -97,16 +97,21 @@ def errors_from_validation(
     return out
 
 
-def load_toml_model(path: Path, model: type[M]) -> M:
-    """Parse a TOML file into `model`, raising ContentErrors that name file and line."""
+def read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    """The text and parsed data of a TOML file; a syntax error becomes ContentErrors."""
     text = path.read_text(encoding="utf-8")
     try:
-        data = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise ContentErrors(
             [ContentError(path, int(m.group(1)) if m else None, f"invalid TOML: {exc}")]
         ) from exc
+
+
+def load_toml_model(path: Path, model: type[M]) -> M:
+    """Parse a TOML file into `model`, raising ContentErrors that name file and line."""
+    text, data = read_toml(path)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -7,7 +7,6 @@ describes and validates what an instructor authored, with errors naming file and
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -24,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from servelab.content.errors import ContentError, ContentErrors
+from servelab.content.errors import ContentError, ContentErrors, read_toml
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 ANCHOR = r"^[a-z0-9][a-z0-9\-]{0,99}$"
@@ -345,14 +344,7 @@ def _duplicate_question_errors(path: Path, text: str, data: dict[str, Any]) -> l
 
 def load_quiz(path: Path) -> Quiz:
     """Load and validate quiz.toml; raises ContentErrors naming file and line."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise ContentErrors(
-            [ContentError(path, int(m.group(1)) if m else None, f"invalid TOML: {exc}")]
-        ) from exc
+    text, data = read_toml(path)
     duplicates = _duplicate_question_errors(path, text, data)
     if duplicates:
         raise ContentErrors(duplicates)

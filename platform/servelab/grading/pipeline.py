@@ -143,19 +143,19 @@ def _excerpt(text: str) -> str:
     return f"{text[:half]}\n… [{len(text) - _EXCERPT_CAP} characters cut] …\n{text[-half:]}"
 
 
-def _prepare(source_dir: Path, dest: Path) -> str | None:
-    """Copy the submission into its own folder; a learner-facing problem, or None."""
-    try:
-        copy_tree(source_dir, dest)
-    except ArchiveError as exc:
-        return str(exc)
-    missing = [name for name in REQUIRED_FILES if not (dest / name).is_file()]
+def submission_problem(folder: Path) -> str | None:
+    """What makes an unpacked submission ungradable, said for the learner; None when fine.
+
+    Checked when a submission is accepted (so nothing waits in the queue for nothing)
+    and again by the pipeline before anything runs.
+    """
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
     if missing:
         return (
             f"Your submission has no {' or '.join(missing)}. ServeLab runs `python train.py`, "
             "then serves `app` from main.py; both files must be at the top of the folder."
         )
-    requirements = dest / "requirements.txt"
+    requirements = folder / "requirements.txt"
     if requirements.is_file():
         problems = check_requirements(requirements.read_text(encoding="utf-8"))
         if problems:
@@ -163,6 +163,15 @@ def _prepare(source_dir: Path, dest: Path) -> str | None:
                 problems
             )
     return None
+
+
+def _prepare(source_dir: Path, dest: Path) -> str | None:
+    """Copy the submission into its own folder; a learner-facing problem, or None."""
+    try:
+        copy_tree(source_dir, dest)
+    except ArchiveError as exc:
+        return str(exc)
+    return submission_problem(dest)
 
 
 def grade_directory(

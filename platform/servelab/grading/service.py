@@ -29,8 +29,8 @@ from servelab.db.models.grading import (
 )
 from servelab.grading import queue
 from servelab.grading.archive import MAX_COMPRESSED, ArchiveError, extract_zip, write_files
+from servelab.grading.pipeline import submission_problem
 from servelab.grading.results import ResultDocument, ResultError, learner_view, parse_result
-from servelab.grading.runtime import check_requirements
 from servelab.settings import Settings
 
 # How many submissions one person may have waiting or running at once.
@@ -133,22 +133,10 @@ def _accept(
     folder = settings.submissions_dir / f"{user.id}-{secrets.token_hex(12)}"
     folder.mkdir(mode=0o755)
     try:
-        names = unpack(folder)
-        missing = [name for name in ("train.py", "main.py") if name not in names]
-        if missing:
-            raise ArchiveError(
-                f"The submission has no {' and no '.join(missing)} at its top level. "
-                "It needs train.py (trains the model) and main.py (defines `app`)."
-            )
-        requirements = folder / "requirements.txt"
-        if requirements.is_file():
-            # Refused now rather than after a wait in the queue (the pipeline checks again).
-            problems = check_requirements(requirements.read_text(encoding="utf-8"))
-            if problems:
-                raise ArchiveError(
-                    "requirements.txt asks for what the runtime image lacks; nothing is "
-                    "installed at grading time.\n" + "\n".join(problems)
-                )
+        unpack(folder)
+        problem = submission_problem(folder)
+        if problem:
+            raise ArchiveError(problem)
         return queue.enqueue_submission(
             session, user_id=user.id, exercise_slug=exercise_slug, source_dir=str(folder)
         )
