@@ -28,8 +28,8 @@ run: venv system
 	$(SERVELAB) demo seed
 	$(SERVELAB) serve
 
-## Install test extras and services, then run the whole suite
-test: venv
+## Install test extras and services, lint, then run the whole suite
+test: venv lint
 	deploy/ensure-system.sh docker browser postgres redis
 	$(SERVELAB) runtime build
 	$(PY) -m pytest

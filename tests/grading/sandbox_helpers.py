@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import docker
 
-from servelab.grading.sandbox import MANAGED_LABEL, SANDBOX_LABEL, Sandbox
+from servelab.grading.sandbox import MANAGED_LABEL, SANDBOX_LABEL, PhaseResult, Sandbox
 
 HOSTILE = Path(__file__).parent / "hostile"
 
@@ -33,3 +35,12 @@ def leftovers(client: docker.DockerClient, sandbox: Sandbox) -> list[str]:
 
 def managed_count(client: docker.DockerClient) -> int:
     return len(client.containers.list(all=True, filters={"label": f"{MANAGED_LABEL}=1"}))
+
+
+def report_of(result: PhaseResult) -> dict:
+    """The JSON a fixture program printed after `REPORT ` in its output."""
+    # Not anchored at line start: Docker reads stdout and stderr through separate pipes, so a
+    # traceback's lines can land around the report line.
+    match = re.search(r"REPORT (\{[^\n]*\})", result.output)
+    assert match, result.output
+    return json.loads(match.group(1))

@@ -7,7 +7,6 @@ of its sandbox remains, and that a well-behaved submission still trains and serv
 from __future__ import annotations
 
 import io
-import json
 import re
 import shutil
 import socket
@@ -21,13 +20,13 @@ import docker
 import httpx
 import pytest
 from grading_helpers import SLUG, SOLUTION, copy_submission, course_settings
-from sandbox_helpers import HOSTILE, leftovers
+from sandbox_helpers import HOSTILE, leftovers, report_of
 
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.archive import MAX_UNCOMPRESSED, ArchiveError, extract_zip
 from servelab.grading.limits import MiB
 from servelab.grading.pipeline import GradeOutcome, grade_directory, work_root
-from servelab.grading.sandbox import PhaseResult, Sandbox, SandboxLimits
+from servelab.grading.sandbox import Sandbox, SandboxLimits
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -112,12 +111,6 @@ def _client(sandbox: Sandbox) -> httpx.Client:
     return httpx.Client(transport=transport, base_url="http://service", timeout=10)
 
 
-def _report(result: PhaseResult) -> dict:
-    match = re.search(r"^REPORT (.*)$", result.output, re.MULTILINE)
-    assert match, result.output
-    return json.loads(match.group(1))
-
-
 def test_endless_loop_is_stopped_at_the_training_limit(run) -> None:
     started = time.monotonic()
     result = run("endless_loop").train()
@@ -131,7 +124,7 @@ def test_endless_loop_is_stopped_at_the_training_limit(run) -> None:
 def test_fork_bomb_hits_the_pids_limit_and_is_stopped(run) -> None:
     result = run("fork_bomb").train()
     assert (result.ok, result.reason) == (False, "timeout")
-    report = _report(result)
+    report = report_of(result)
     assert 0 < report["forked"] < LIMITS.pids
     assert report["refused"] > 0
     assert f"at the limit of {LIMITS.pids}" in result.message
@@ -146,7 +139,7 @@ def test_memory_bomb_is_reported_as_out_of_memory(run) -> None:
 def test_filling_tmp_and_model_dir_stops_at_their_caps(run) -> None:
     result = run("fill_disks").train()
     assert (result.ok, result.reason) == (False, "exit")
-    reached = _report(result)
+    reached = report_of(result)
     assert 8 * MiB <= reached["tmp"] <= LIMITS.tmpfs_bytes
     assert 8 * MiB <= reached["model"] <= LIMITS.model_dir_bytes
     assert "A disk filled up" in result.message
@@ -193,7 +186,7 @@ def test_server_that_never_answers_is_unhealthy_after_the_startup_limit(run) -> 
 
 def test_network_is_unreachable_by_name_or_address(run) -> None:
     result = run("network").train()
-    report = _report(result)
+    report = report_of(result)
     assert report["interfaces"] == ["lo"]
     for target in ("dns", "raw_ip", "docker_host", "metadata"):
         assert report[target].startswith("blocked"), report
@@ -216,7 +209,7 @@ def test_filesystem_search_finds_no_graders_hidden_data_or_other_submissions(
     sandbox = run("snoop")
     trained = sandbox.train()
     assert trained.ok, trained.output
-    at_training = _report(trained)
+    at_training = report_of(trained)
     assert sandbox.start_service().ok
     with _client(sandbox) as http:
         at_serving = http.get("/report").json()

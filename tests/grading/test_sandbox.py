@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 import socket
 import subprocess
@@ -13,7 +11,7 @@ from pathlib import Path
 import docker
 import httpx
 import pytest
-from sandbox_helpers import HOSTILE, leftovers
+from sandbox_helpers import HOSTILE, leftovers, report_of
 
 from servelab.content.exercise import ExerciseLimits
 from servelab.grading import hostmount
@@ -172,7 +170,7 @@ def test_training_sees_only_what_it_should(make_sandbox) -> None:
     sandbox = make_sandbox({"train.py": INSPECT_TRAIN})
     result = sandbox.train()
     assert result.ok, result.output
-    report = json.loads(re.search(r"^REPORT (.*)$", result.output, re.M).group(1))
+    report = report_of(result)
     assert (report["uid"], report["gid"], report["cwd"]) == (10001, 10001, "/submission")
     assert report["env"] == {
         "DATA_DIR": "/data",
