@@ -104,7 +104,7 @@ def _exercise_page(
             "all_packages": runtime_packages(),
             "editor": editor or service.starter_texts(course, slug),
             "starter_files": list(service.starter_files(course, slug)),
-            "has_lesson": slug in course.lessons,
+            "lesson": course.lessons.get(slug),
             "submissions": mine[:5],
             "best": service.best_graded(mine),
             "exercises": course.exercises,
