@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     port: int = 8000
     https: bool = False
     session_days: int = 14
+    login_max_failures: int = 10  # failed logins per account within the window before a pause
+    login_window_seconds: int = 900
     log_level: str = "INFO"
 
     # Grading

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from servelab.accounts.throttle import LoginThrottle
 from servelab.db.engine import make_engine
 from servelab.settings import Settings, get_settings
 from servelab.web import metrics
@@ -49,6 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.course = course
+    app.state.login_throttle = LoginThrottle(
+        max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
+    )
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in ALL_ROUTERS:

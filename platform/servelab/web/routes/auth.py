@@ -105,8 +105,27 @@ def login(
     password: FormStr = "",
     next: FormStr = "/",
 ) -> Response:
+    throttle = request.app.state.login_throttle
+    key = accounts.normalize_email(email)
+    wait = throttle.retry_after(key)
+    if wait is not None:
+        minutes = -(-wait // 60)
+        response = render(
+            request,
+            "auth/login.html",
+            {
+                "next": safe_next(next),
+                "error": f"Too many failed logins for this account. To protect it, logins "
+                f"are paused: try again in {minutes} minute(s).",
+                "form": {"email": email},
+            },
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = accounts.authenticate(db, email=email, password=password)
     if user is None:
+        throttle.failed(key)
         return render(
             request,
             "auth/login.html",
@@ -117,6 +136,7 @@ def login(
             },
             status_code=status.HTTP_400_BAD_REQUEST,
         )
+    throttle.succeeded(key)
     return _start(db, settings, user, next)
 
 
