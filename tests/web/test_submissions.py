@@ -150,6 +150,13 @@ def test_api_token_submission_with_multipart_zip(
     assert r.status_code == 201, r.text
     got = client.get(r.headers["location"], headers=_bearer(db, learner)).json()
     assert got["status"] == "queued" and got["result"] is None
+    misnamed = client.post(
+        "/api/submissions",
+        data={"exercise": SLUG},
+        files={"file": ("s.zip", starter_zip(), "application/zip")},
+        headers=_bearer(db, learner),
+    )
+    assert misnamed.status_code == 422 and "field `archive`" in misnamed.json()["detail"]
 
 
 def test_api_refuses_anonymous_wrong_slug_and_bad_bodies(

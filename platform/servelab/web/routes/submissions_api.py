@@ -103,6 +103,8 @@ async def api_submit(request: Request, user: CurrentUser, db: SessionDep) -> Res
             data = await read_upload(form.get("archive"))
             if not slug:
                 return _api_error("Send the exercise slug in the form field `exercise`.", 422)
+            if form.get("archive") is None:
+                return _api_error("Send the .zip in the multipart form field `archive`.", 422)
             submission = await run_in_threadpool(
                 lambda: service.create_submission_from_zip(
                     db, settings=settings, course=course, user=user, exercise_slug=slug, data=data
