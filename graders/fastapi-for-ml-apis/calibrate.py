@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -87,7 +88,12 @@ def _wait_healthy(client: httpx.Client, seconds: float) -> bool:
 def measure(folder: Path, startup_seconds: float = 20.0) -> dict[str, Any]:
     row: dict[str, Any] = {"candidate": folder.name}
     with tempfile.TemporaryDirectory(prefix="churn-calibrate-") as scratch:
-        served = _serve(folder, Path(scratch))
+        source = folder
+        if folder.parent.name == "mutants":  # a mutant holds only what differs from solution/
+            source = Path(scratch) / "src"
+            shutil.copytree(HERE / "solution", source, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(folder, source, dirs_exist_ok=True)
+        served = _serve(source, Path(scratch))
         if served is None:
             return {**row, "optimism": "train failed"}
         server, sock = served

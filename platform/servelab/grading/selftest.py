@@ -9,8 +9,11 @@ instructor thinks they test.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -243,6 +246,7 @@ def run_selftest(
         candidates = discover(settings, slug)
     except SelftestError as exc:
         return SelftestReport(slug, [], problems=str(exc).splitlines())
+    solution = candidates[0].path  # discover() puts the reference first
     if only:
         unknown = sorted(set(only) - {c.name for c in candidates})
         if unknown:
@@ -253,14 +257,30 @@ def run_selftest(
         if on_start:
             on_start(candidate)
         started = time.monotonic()
-        outcome = grade_directory(
-            candidate.path, slug, settings, on_phase=_phase_reporter(candidate, on_phase)
-        )
+        with _submission_folder(candidate, solution) as folder:
+            outcome = grade_directory(
+                folder, slug, settings, on_phase=_phase_reporter(candidate, on_phase)
+            )
         verdict = judge(candidate, outcome, time.monotonic() - started)
         verdicts.append(verdict)
         if on_done:
             on_done(verdict)
     return SelftestReport(slug, verdicts)
+
+
+@contextmanager
+def _submission_folder(candidate: Candidate, solution: Path) -> Iterator[Path]:
+    """The folder to grade. A mutant holds only the files that differ from the reference
+    solution, so it is laid over a copy of solution/ (its mutant.toml left out)."""
+    if candidate.kind != Kind.MUTANT:
+        yield candidate.path
+        return
+    with tempfile.TemporaryDirectory(prefix=f"selftest-{candidate.name}-") as tmp:
+        folder = Path(tmp) / "submission"
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", MUTANT_FILE)
+        shutil.copytree(solution, folder, ignore=ignore)
+        shutil.copytree(candidate.path, folder, ignore=ignore, dirs_exist_ok=True)
+        yield folder
 
 
 def _phase_reporter(
