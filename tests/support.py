@@ -18,6 +18,19 @@ from servelab.settings import PROJECT_ROOT, Settings
 IN_CI = os.environ.get("CI") == "true"
 ROOT = PROJECT_ROOT
 PASSWORD = "correct horse battery"
+# The `###` topic anchors the flagship lesson promises (docs/architecture.md).
+FLAGSHIP_TOPICS = (
+    "data-contract",
+    "input-validation",
+    "nan-and-infinity",
+    "temporal-split",
+    "fit-on-training-rows",
+    "leakage",
+    "baseline",
+    "slices",
+    "model-card",
+    "latency-and-monitoring",
+)
 
 
 def require_service(available: bool, what: str) -> None:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from servelab.content.lesson import PAGE_ANCHORS, SECTIONS
 from servelab.settings import Settings
+from support import FLAGSHIP_TOPICS
 
 FLAGSHIP = "fastapi-for-ml-apis"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "content"
@@ -42,18 +43,7 @@ def test_lesson_page_renders_every_section_in_order(client: TestClient) -> None:
 
 def test_lesson_topics_have_their_anchors(client: TestClient) -> None:
     html = client.get(f"/lessons/{FLAGSHIP}").text
-    for topic in (
-        "data-contract",
-        "input-validation",
-        "nan-and-infinity",
-        "temporal-split",
-        "fit-on-training-rows",
-        "leakage",
-        "baseline",
-        "slices",
-        "model-card",
-        "latency-and-monitoring",
-    ):
+    for topic in FLAGSHIP_TOPICS:
         assert f'<h3 id="{topic}">' in html, topic
 
 

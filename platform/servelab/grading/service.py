@@ -29,7 +29,7 @@ from servelab.db.models.grading import (
 )
 from servelab.grading import queue
 from servelab.grading.archive import MAX_COMPRESSED, ArchiveError, extract_zip, write_files
-from servelab.grading.pipeline import submission_problem
+from servelab.grading.pipeline import REQUIRED_FILES, submission_problem
 from servelab.grading.results import ResultDocument, ResultError, learner_view, parse_result
 from servelab.settings import Settings
 
@@ -181,7 +181,7 @@ def create_submission_from_files(
 ) -> Submission:
     """Write files sent as text (browser editor, JSON API), then persist and queue them."""
     files = {name: text.replace("\r\n", "\n") for name, text in files.items()}
-    blank = [name for name in ("train.py", "main.py") if not files.get(name, "").strip()]
+    blank = [name for name in REQUIRED_FILES if not files.get(name, "").strip()]
     if blank:
         raise SubmissionRefused(
             f"{' and '.join(blank)} {'is' if len(blank) == 1 else 'are'} empty. train.py trains "
