@@ -42,6 +42,9 @@ class Exercise(_Strict):
     starter: str = "starter"  # folder offered as starter.zip
     health_path: str = Field("/health", pattern=r"^/[A-Za-z0-9_\-./]*$")
     due: datetime | None = None  # after it, tests with visibility "after_due" are shown
+    # graders/<slug>/data/final/ and data/feedback/ hold the two parts of the hidden data:
+    # learners see checks on the feedback part until `due`, the grade uses the final part
+    hidden_split: bool = False
     categories: dict[str, str] = {}  # check category id -> label learners see
     limits: ExerciseLimits = ExerciseLimits()
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 MAX_RESULT_BYTES = 1_000_000
 MAX_TEXT = 20_000
 MAX_TABLE_ROWS = 200
+MAX_CHECKS = 2000
 
 Cell = str | int | float | bool | None
 
@@ -29,6 +30,18 @@ class Visibility(StrEnum):
     VISIBLE = "visible"
     HIDDEN = "hidden"
     AFTER_DUE = "after_due"
+
+
+class Part(StrEnum):
+    """Which part of an exercise's split hidden data a check was computed on.
+
+    With `hidden_split = true` in exercise.toml, every check that reads hidden data runs once
+    per part: learners see the feedback part until the due date; the grade uses the final part
+    (Kaggle's public/private leaderboard idea, so many submissions cannot probe the grade).
+    """
+
+    FINAL = "final"
+    FEEDBACK = "feedback"
 
 
 class CheckStatus(StrEnum):
@@ -73,6 +86,8 @@ class TestResult(_Model):
     section: str | None = Field(default=None, max_length=100)
     tables: list[Table] = Field(default_factory=list)
     seconds: float = 0
+    # None: the check reads no hidden data, or the exercise does not split it
+    part: Part | None = None
     # instructor-only
     nodeid: str = Field(default="", max_length=500)
     instructor_output: str = Field(default="", max_length=MAX_TEXT)
@@ -94,20 +109,34 @@ class CategoryTotal(_Model):
 
 
 class ResultDocument(_Model):
-    """The whole grade of one submission."""
+    """The whole grade of one submission.
+
+    `tests` are the checks that make the grade: those that read no hidden data plus, for an
+    exercise with split hidden data, the final part's. `feedback_tests` holds the same
+    hidden-data checks computed on the feedback part (empty without a split); `feedback_score`
+    is what a learner sees before the due date.
+    """
 
     score: float = 0
     max_score: float = 0
     execution_time: float = 0
     output: str = Field(default="", max_length=MAX_TEXT)
-    tests: list[TestResult] = Field(default_factory=list)
+    tests: list[TestResult] = Field(default_factory=list, max_length=MAX_CHECKS)
+    feedback_tests: list[TestResult] = Field(default_factory=list, max_length=MAX_CHECKS)
+    feedback_score: float | None = None
+    feedback_max_score: float | None = None
     leaderboard: list[LeaderboardEntry] = Field(default_factory=list)
     categories: list[CategoryTotal] = Field(default_factory=list)
+    # False when the suite was stopped (out of time or memory) before every check had run
+    complete: bool = True
     # instructor-only: problems in the grader suite itself (collection errors, crashes)
     suite_errors: list[str] = Field(default_factory=list)
+    # instructor-only: grader bugs that did not stop grading (e.g. feedback that quoted hidden
+    # data and was redacted before a learner could see it)
+    grader_warnings: list[str] = Field(default_factory=list, max_length=50)
     instructor_output: str = Field(default="", max_length=MAX_TEXT * 5)
 
-    @field_validator("tests")
+    @field_validator("tests", "feedback_tests")
     @classmethod
     def _scores_in_range(cls, tests: list[TestResult]) -> list[TestResult]:
         for test in tests:
@@ -115,15 +144,30 @@ class ResultDocument(_Model):
                 raise ValueError(f"test {test.name!r}: score {test.score} outside 0..max_score")
         return tests
 
+    def feedback_part(self) -> list[TestResult]:
+        """The checks as computed on the feedback part: each final-part check replaced by its
+        feedback-part twin (same node id), in the order of `tests`."""
+        twins = {t.nodeid: t for t in self.feedback_tests}
+        return [twins.get(t.nodeid, t) if t.part == Part.FINAL else t for t in self.tests]
+
     def with_totals(self, labels: dict[str, str] | None = None) -> ResultDocument:
         """A copy with score, max_score and per-category totals computed from the tests."""
-        return self.model_copy(
-            update={
-                "score": round(sum(t.score for t in self.tests), 6),
-                "max_score": round(sum(t.max_score for t in self.tests), 6),
-                "categories": category_totals(self.tests, labels or {}),
-            }
-        )
+        update: dict[str, object] = {
+            "score": _total(self.tests, "score"),
+            "max_score": _total(self.tests, "max_score"),
+            "categories": category_totals(self.tests, labels or {}),
+            "feedback_score": None,
+            "feedback_max_score": None,
+        }
+        if self.feedback_tests:
+            shown = self.feedback_part()
+            update["feedback_score"] = _total(shown, "score")
+            update["feedback_max_score"] = _total(shown, "max_score")
+        return self.model_copy(update=update)
+
+
+def _total(tests: list[TestResult], field: str) -> float:
+    return round(sum(getattr(t, field) for t in tests), 6)
 
 
 def category_totals(tests: list[TestResult], labels: dict[str, str]) -> list[CategoryTotal]:
@@ -160,20 +204,30 @@ def learner_view(
 ) -> ResultDocument:
     """What a learner may see: no raw output, no node ids, no hidden (or not yet due) checks.
 
-    The overall score stays (it is the grade); category totals cover shown checks only.
+    With split hidden data, the checks and the score are the feedback part's until the due
+    date (the final part's only after it, so the grade cannot be probed). The overall score
+    stays the chosen part's whole score; category totals cover shown checks only.
     """
     past_due = due is not None and (now or datetime.now(due.tzinfo)) >= due
+    feedback = bool(doc.feedback_tests) and not past_due
+    tests = doc.feedback_part() if feedback else doc.tests
     shown = [
         t.model_copy(update={"instructor_output": "", "nodeid": ""})
-        for t in doc.tests
+        for t in tests
         if _shown(t, past_due)
     ]
     labels = {c.category: c.label for c in doc.categories}
     return doc.model_copy(
         update={
+            "score": _total(tests, "score"),
+            "max_score": _total(tests, "max_score"),
             "tests": shown,
+            "feedback_tests": [],
+            "feedback_score": None,
+            "feedback_max_score": None,
             "categories": category_totals(shown, labels),
             "suite_errors": [],
+            "grader_warnings": [],
             "instructor_output": "",
         }
     )
