@@ -15,7 +15,7 @@ from sqlmodel import Session
 from servelab.accounts import service as accounts
 from servelab.db.migrate import upgrade
 from servelab.db.models import Role, User
-from servelab.grading.runtime import image_exists
+from servelab.grading.images import IMAGES, image_exists
 from servelab.settings import Settings
 from support import PASSWORD, require_service
 
@@ -163,10 +163,18 @@ def docker_client() -> Iterator[docker.DockerClient]:
 
 @pytest.fixture(scope="session")
 def runtime_image(docker_client: docker.DockerClient) -> str:
-    """The runtime image tag, required current (`servelab runtime build` makes it)."""
+    """The runtime image tag, with both grading images required current (any grading runs the
+    learner's code in the runtime image and the hidden suite in the grader image)."""
     settings = Settings(environment="test")
-    require_service(
-        image_exists(settings, docker_client),
-        f"the runtime image {settings.runtime_image} (run `servelab runtime build`)",
-    )
+    for spec in IMAGES:
+        require_service(
+            image_exists(settings, docker_client, spec),
+            f"the {spec.kind} image {spec.tag(settings)} (run `servelab runtime build`)",
+        )
     return settings.runtime_image
+
+
+@pytest.fixture(scope="session")
+def grader_image(runtime_image: str) -> str:
+    """The grader image tag (the hidden suite's container)."""
+    return Settings(environment="test").grader_image

@@ -62,15 +62,15 @@ def login(client: TestClient, user: User) -> None:
 
 
 def docker_ready(settings: Settings) -> bool:
-    """True when a Docker engine answers and the current runtime image exists."""
+    """True when a Docker engine answers and both grading images are current."""
     import docker
     import docker.errors
 
-    from servelab.grading.runtime import image_exists
+    from servelab.grading.images import images_ready
 
     try:
         client = docker.from_env()
         client.ping()
-        return image_exists(settings, client)
+        return images_ready(settings, client)
     except docker.errors.DockerException:
         return False

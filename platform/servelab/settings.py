@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,7 +34,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     # Grading
-    runtime_image: str = "servelab-runtime:py311"
+    runtime_image: str = "servelab-runtime:py311"  # learners' train and serve containers
+    grader_image: str = "servelab-grader:py311"  # the hidden suite's container
+    # The OCI runtime for every grading container: None (Docker's default, runc) or "runsc"
+    # (gVisor: a user-space kernel between learner code and the host; see README, Security).
+    sandbox_runtime: Literal["runc", "runsc"] | None = None
+    grader_memory_mb: int = Field(1536, gt=0)  # the hidden suite's container
+    grader_cpus: float = Field(1.0, gt=0)
     worker_count: int = Field(default_factory=lambda: os.cpu_count() or 1)
     queue_backend: str = "database"  # database | celery
     redis_url: str = "redis://127.0.0.1:6379/0"

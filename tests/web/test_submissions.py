@@ -525,11 +525,11 @@ def _docker_ready(settings: Settings) -> bool:
     try:
         import docker
 
-        from servelab.grading.runtime import image_exists
+        from servelab.grading.images import images_ready
 
         client = docker.from_env()
         client.ping()
-        return image_exists(settings, client)
+        return images_ready(settings, client)
     except Exception:
         return False
 

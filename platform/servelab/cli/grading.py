@@ -147,9 +147,27 @@ def _print_outcome(outcome: GradeOutcome, console: Console) -> None:
             console.print(_recorded_table(recorded.rows))
     for total in outcome.result.categories:
         console.print(f"  {total.label}: {total.score:g} / {total.max_score:g}")
-    console.print(f"[bold]{outcome.learner_message}[/bold]")
+    console.print(f"[bold]{_summary(outcome.result)}[/bold]")
+    console.print(escape(outcome.learner_message))
     phases = ", ".join(f"{k} {v:.2f} s" for k, v in outcome.phase_seconds.items())
     console.print(f"[dim]{phases}[/dim]")
+
+
+def _summary(doc: ResultDocument) -> str:
+    """The grade in one line, and the feedback part's score beside it when the data is split."""
+    passed = sum(t.status == "passed" for t in doc.tests)
+    line = (
+        f"Graded: {doc.score:g} of {doc.max_score:g} points "
+        f"({passed} of {len(doc.tests)} checks passed)."
+    )
+    if doc.feedback_score is not None and doc.feedback_max_score is not None:
+        line += (
+            f" On the feedback part, which learners see until the due date: "
+            f"{doc.feedback_score:g} of {doc.feedback_max_score:g}."
+        )
+    if not doc.complete:
+        line += " The suite was stopped before every check had run."
+    return line
 
 
 def _result_table(doc: ResultDocument) -> Table:

@@ -1,4 +1,4 @@
-"""CLI: `servelab runtime build` and `servelab runtime check` for the learners' runtime image."""
+"""CLI: `servelab runtime build|check|sweep` for the images grading runs (runtime and grader)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from servelab.grading import runtime
-from servelab.settings import get_settings
+from servelab.grading import images
+from servelab.grading.runtime import RuntimeImageError
+from servelab.settings import Settings, get_settings
 
-runtime_app = typer.Typer(help="Build and check the runtime image learners' services run in.")
+runtime_app = typer.Typer(
+    help="Build and check the images grading runs: the learners' runtime and the grader's."
+)
 
 _STEPS = {
     "download wheels": "Downloading the pinned wheels on the host",
@@ -22,7 +25,7 @@ _STEPS = {
     "base from cache": "Unpacking the cached Debian bookworm root filesystem",
     "venv": "Creating the Python 3.11 virtual environment",
     "wheels": "Installing the wheels without network",
-    "harden": "Adding the learner user, removing set-uid bits",
+    "harden": "Adding the unprivileged user, removing set-uid bits",
     "import": "Importing the root filesystem into Docker",
     "docker build": "docker build on python:3.11-slim",
     "done": "Done",
@@ -47,17 +50,29 @@ def build(
         bool | None,
         typer.Option("--online/--offline", help="force the Dockerfile or the debootstrap build"),
     ] = None,
-    force: Annotated[bool, typer.Option(help="rebuild even when the image is current")] = False,
+    force: Annotated[bool, typer.Option(help="rebuild even when an image is current")] = False,
 ) -> None:
-    """Build the runtime image; a no-op when an image built from the same inputs exists."""
+    """Build both images; a no-op for an image built from the same inputs."""
     settings = get_settings()
     err = Console(stderr=True)
     client = _docker_client(err)
     offline = None if online is None else not online
-    if not force and runtime.image_exists(settings, client):
-        err.print(
-            f"Runtime image {runtime.image_tag(settings)} is current ({runtime.content_hash()})."
-        )
+    for spec in images.IMAGES:
+        _build_one(settings, spec, client, err, offline=offline, force=force)
+
+
+def _build_one(
+    settings: Settings,
+    spec: images.ImageSpec,
+    client: docker.DockerClient,
+    err: Console,
+    *,
+    offline: bool | None,
+    force: bool,
+) -> None:
+    tag = spec.tag(settings)
+    if not force and images.image_exists(settings, client, spec):
+        err.print(f"The {spec.kind} image {tag} is current ({spec.content_hash()}).")
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=False) as progress:
@@ -66,13 +81,14 @@ def build(
         def on_step(step: str) -> None:
             if current:
                 progress.update(current[-1], completed=1, total=1)
-            current.append(progress.add_task(_STEPS.get(step, step), total=None))
+            text = _STEPS.get(step, step)
+            current.append(progress.add_task(f"{spec.kind}: {text}", total=None))
 
         try:
-            result = runtime.build_image(
-                settings, offline, client=client, on_step=on_step, force=force
+            result = images.build_image(
+                settings, offline, spec=spec, client=client, on_step=on_step, force=force
             )
-        except runtime.RuntimeImageError as exc:
+        except RuntimeImageError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
         if current:
@@ -83,33 +99,48 @@ def build(
 
 @runtime_app.command("check")
 def check() -> None:
-    """Run the image as the sandbox does and check every package imports at its pinned version."""
+    """Run each image as grading does and check every package imports at its pinned version."""
     settings = get_settings()
     err = Console(stderr=True)
     client = _docker_client(err)
-    if not runtime.image_exists(settings, client):
-        err.print(
-            f"[yellow]{runtime.image_tag(settings)} is missing or out of date;[/yellow] "
-            "run `servelab runtime build`."
-        )
+    failed = False
+    for spec in images.IMAGES:
+        failed |= not _check_one(settings, spec, client, err)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _check_one(
+    settings: Settings, spec: images.ImageSpec, client: docker.DockerClient, err: Console
+) -> bool:
+    tag = spec.tag(settings)
+    if not images.image_exists(settings, client, spec):
+        err.print(f"[yellow]{tag} is missing or out of date;[/yellow] run `servelab runtime build`")
     try:
-        report = runtime.check_image(settings, client)
-    except runtime.RuntimeImageError as exc:
+        report = images.check_image(settings, client, spec)
+    except RuntimeImageError as exc:
         err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
-    table = Table(title=f"{runtime.image_tag(settings)} (Python {report.python})")
+        return False
+    table = Table(title=f"{tag} (Python {report.python})")
     table.add_column("package")
     table.add_column("pinned")
     table.add_column("in image")
-    pins = runtime.runtime_packages()
+    pins = spec.pins()
     for name, pin in pins.items():
         found = report.versions.get(name, "missing")
         table.add_row(name, pin, found if found == pin else f"[red]{found}[/red]")
     Console().print(table)
     if report.problems:
-        err.print("[red]The image does not match its pins:[/red]\n" + "\n".join(report.problems))
-        raise typer.Exit(1)
-    err.print(f"All {len(pins)} packages import at their pinned versions ({report.seconds:.1f} s).")
+        err.print(
+            f"[red]The {spec.kind} image does not match its pins:[/red]\n"
+            + "\n".join(report.problems)
+        )
+        return False
+    err.print(
+        f"{spec.kind}: all {len(pins)} packages import at their pinned versions "
+        f"({report.seconds:.1f} s)."
+    )
+    return True
 
 
 @runtime_app.command("sweep")

@@ -126,8 +126,12 @@ def startup_message(
     )
 
 
-def serve_message(reason: str, exit_code: int | None, output: str, limits: SandboxLimits) -> str:
-    """What to tell the learner when the service died while it was being tested."""
+def serve_message(reason: str, exit_code: int | None, limits: SandboxLimits) -> str:
+    """What to tell the learner when the service died while it was being tested.
+
+    By then the service has received hidden data, so nothing it printed is quoted: its log is
+    for instructors only, and a learner gets the facts the platform measured.
+    """
     if reason == "oom":
         return (
             f"The service ran out of memory ({_mib(limits.memory_bytes)}) while being tested "
@@ -138,4 +142,10 @@ def serve_message(reason: str, exit_code: int | None, output: str, limits: Sandb
             "After the checks the service no longer answered its health check. A request may "
             "have blocked it: keep handlers fast and never wait on input."
         )
-    return f"The service stopped while being tested (exit code {exit_code}).{_hint(output, limits)}"
+    return (
+        f"The service stopped while being tested (exit code {exit_code})."
+        f"{_exit_text(exit_code, limits)}"
+        " Its log is not shown, because by then it had received hidden test data. Run your "
+        "service locally and send it the requests the checks describe: an exception that is "
+        "not handled, or code that calls exit(), stops the whole service."
+    )

@@ -96,6 +96,6 @@ def sweep_orphans(client: docker.DockerClient | None = None, *, everything: bool
         for path in SOCKET_ROOT.iterdir():
             pid = path.name.split("-", 1)[0]
             if everything or not (pid.isdigit() and _proc_start_time(int(pid)) is not None):
-                hostmount.unmount(path / "model")  # never let rmtree walk into a live mount
+                hostmount.unmount_tree(path)  # never let rmtree walk into a live mount
                 shutil.rmtree(path, ignore_errors=True)
     return removed

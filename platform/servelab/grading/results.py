@@ -7,6 +7,8 @@ validated here. Fields marked instructor-only are removed by `learner_view`.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -245,10 +247,19 @@ def parse_result(raw: bytes | str) -> ResultDocument:
 
 
 def read_result_file(path: Path) -> ResultDocument:
-    """Read and validate a results JSON file, without reading more than the 1 MB cap."""
+    """Read and validate a results JSON file, without reading more than the 1 MB cap.
+
+    The file was written by a process that read learner-controlled data: only a regular file
+    is read (never a link to elsewhere, a FIFO or a device).
+    """
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_RESULT_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError as exc:
         raise ResultError("the grader suite wrote no result document") from exc
+    except OSError as exc:
+        raise ResultError(f"the result document cannot be opened: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ResultError("the result document is not a regular file")
+        raw = handle.read(MAX_RESULT_BYTES + 1)
     return parse_result(raw)

@@ -1,30 +1,40 @@
-"""Run an exercise's hidden pytest suite against a learner's service.
+"""Run an exercise's hidden pytest suite against a learner's service, in a container of its own.
 
-The suite runs in the platform's own Python (never inside the learner's container) as a
-subprocess with its own process group and timeout, and hands back a capped JSON result
-document written by `servelab.grading.plugin`.
+The suite reads learner-controlled data (the service's answers and its OpenAPI document), so it
+never runs on the host: it runs in the grader image (pytest, ServeLab's plugin, schemathesis,
+Hypothesis, numpy/pandas/scikit-learn) as an unprivileged user without network, on a read-only
+root, with the exercise's grader folder and public folder mounted read-only, ServeLab's package
+mounted read-only for the plugin, and the learner's service reachable only through its Unix
+socket. It writes its result document into a small tmpfs, read back as capped, validated JSON.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from servelab.content.exercise import Exercise
-from servelab.grading.results import ResultDocument, ResultError, read_result_file
+from docker.types import Mount
 
-_OUTPUT_CAP = 20_000
+import servelab
+from servelab.content.exercise import Exercise
+from servelab.grading.containers import bind
+from servelab.grading.limits import MiB, SandboxLimits
+from servelab.grading.results import ResultDocument, ResultError, read_result_file
+from servelab.grading.sandbox import CONTAINER_SOCKET_DIR, SOCKET_NAME, GraderRun, Sandbox
+from servelab.settings import Settings
+
+RESULTS_NAME = "results.json"
+PACKAGE_DIR = Path(servelab.__file__).resolve().parent
+# The container's wall clock beyond the suite's own budget: Python's start-up and the last
+# write of the result document. A suite that runs into it is killed and graded on what finished.
+GRACE_SECONDS = 15.0
+_OUTPUT_CAP = 64 * 1024
 # pytest exit codes: 0 all passed, 1 some failed; anything else means the suite did not run.
 _SUITE_RAN = {0, 1}
 
 
 class SuiteError(Exception):
-    """The hidden suite crashed, timed out or wrote no valid result: a platform problem."""
+    """The hidden suite crashed or wrote no valid result: a platform (or grader) problem."""
 
     def __init__(self, message: str, output: str = "") -> None:
         super().__init__(message)
@@ -32,30 +42,20 @@ class SuiteError(Exception):
         self.output = output
 
 
-def _tail(data: bytes) -> str:
-    text = data.decode("utf-8", errors="replace")
-    if len(text) <= _OUTPUT_CAP:
-        return text
-    return f"… [{len(text) - _OUTPUT_CAP} characters cut] …\n{text[-_OUTPUT_CAP:]}"
+@dataclass(frozen=True)
+class SuiteOutcome:
+    """The graded document, and why the suite stopped early if it did ("timeout" | "oom")."""
+
+    doc: ResultDocument
+    stopped: str | None
+    seconds: float  # the suite container's own run
+    timings: dict[str, float]  # the platform's container create/start/remove
 
 
-def _suite_env() -> dict[str, str]:
-    """A small environment: no platform secrets reach grader code."""
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
-    env = {key: os.environ[key] for key in keep if key in os.environ}
-    env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"})
-    # Installed pytest plugins are not loaded (schemathesis alone costs about a second per
-    # submission); hypothesis's is, as grader suites use @given.
-    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    return env
-
-
-def suite_command(
-    *, grader_dir: Path, exercise_dir: Path, socket_path: Path, results: Path, config: Path
-) -> list[str]:
-    """The pytest command line (isolated from the project's own pytest configuration)."""
-    return [
-        sys.executable,
+def suite_command(*, budget_seconds: float, hidden_parts: bool) -> list[str]:
+    """The pytest command line inside the grader container (no project configuration)."""
+    command = [
+        "python",
         "-m",
         "pytest",
         "-p",
@@ -65,90 +65,114 @@ def suite_command(
         "-p",
         "_hypothesis_pytestplugin",
         "-c",
-        str(config),
+        "/dev/null",
         "--rootdir",
-        str(grader_dir),
+        "/grader",
         "--confcutdir",
-        str(grader_dir),
+        "/grader",
         "-q",
         "--no-header",
         "-o",
         "console_output_style=classic",
-        f"--servelab-socket={socket_path}",
-        f"--servelab-exercise-dir={exercise_dir}",
-        f"--servelab-grader-dir={grader_dir}",
-        f"--servelab-results={results}",
-        str(grader_dir),
+        f"--servelab-socket={CONTAINER_SOCKET_DIR}/{SOCKET_NAME}",
+        "--servelab-exercise-dir=/exercise",
+        "--servelab-grader-dir=/grader",
+        f"--servelab-results=/results/{RESULTS_NAME}",
+    ]
+    command += _plugin_options(budget_seconds, hidden_parts)
+    return [*command, "/grader"]
+
+
+def _plugin_options(budget_seconds: float, hidden_parts: bool) -> list[str]:
+    del budget_seconds, hidden_parts
+    return []
+
+
+def grader_limits(settings: Settings, exercise: Exercise) -> SandboxLimits:
+    """What the hidden suite's container may use (its own, not the learner's, limits)."""
+    return SandboxLimits(
+        test_seconds=exercise.limits.test_seconds,
+        memory_bytes=settings.grader_memory_mb * MiB,
+        cpus=settings.grader_cpus,
+        pids=256,
+        tmpfs_bytes=256 * MiB,
+        output_bytes=_OUTPUT_CAP,
+        fsize_bytes=64 * MiB,
+    ).clamped()
+
+
+def suite_mounts(grader_dir: Path, exercise_dir: Path) -> list[Mount]:
+    """This exercise's folders only: no other exercise's grader is visible to the suite."""
+    return [
+        bind(grader_dir, "/grader"),
+        bind(exercise_dir, "/exercise"),
+        bind(PACKAGE_DIR, "/opt/servelab/servelab"),
     ]
 
 
 def run_hidden_suite(
     *,
+    sandbox: Sandbox,
+    settings: Settings,
     grader_dir: Path,
     exercise_dir: Path,
-    socket_path: Path,
     exercise: Exercise,
-    timeout: float,
-) -> ResultDocument:
-    """Grade the service listening on socket_path; raises SuiteError on a platform problem."""
+) -> SuiteOutcome:
+    """Grade the sandbox's running service; raises SuiteError on a platform or grader problem."""
     grader_dir = Path(grader_dir).resolve()
     if not grader_dir.is_dir():
         raise SuiteError(f"grader suite folder {grader_dir} does not exist")
-    with tempfile.TemporaryDirectory(prefix="servelab-suite-") as scratch:
-        results = Path(scratch) / "results.json"
-        config = Path(scratch) / "pytest.ini"
-        config.write_text("[pytest]\naddopts =\n", encoding="utf-8")
-        command = suite_command(
-            grader_dir=grader_dir,
-            exercise_dir=Path(exercise_dir).resolve(),
-            socket_path=Path(socket_path),
-            results=results,
-            config=config,
-        )
-        started = time.monotonic()
-        process = subprocess.Popen(
-            command,
-            cwd=scratch,
-            env=_suite_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            output, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-            raise SuiteError(
-                f"the hidden test suite did not finish within {timeout:g} s and was stopped",
-                _tail(output),
-            ) from None
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        text = _tail(output)
-        try:
-            doc = read_result_file(results)
-        except ResultError as exc:
-            if process.returncode not in _SUITE_RAN:
-                raise SuiteError(
-                    f"the hidden test suite stopped with pytest exit code {process.returncode}",
-                    text,
-                ) from exc
-            raise SuiteError(str(exc), text) from exc
+    limits = grader_limits(settings, exercise)
+    budget = limits.test_seconds
+    run = sandbox.run_grader(
+        image=settings.grader_image,
+        limits=limits,
+        command=suite_command(budget_seconds=budget, hidden_parts=exercise.hidden_split),
+        mounts=suite_mounts(grader_dir, Path(exercise_dir).resolve()),
+        environment={
+            "PYTHONPATH": "/opt/servelab",
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only the plugins named on the command line
+            "NO_COLOR": "1",
+            "LANG": "C.UTF-8",
+        },
+        seconds=budget + GRACE_SECONDS,
+    )
+    return _outcome(run, exercise, budget)
+
+
+def _outcome(run: GraderRun, exercise: Exercise, budget: float) -> SuiteOutcome:
+    """The document the suite wrote, judged by how its container ended."""
+    stopped = run.reason if run.reason in ("timeout", "oom") else None
+    try:
+        doc = read_result_file(run.results / RESULTS_NAME)
+    except ResultError as exc:
+        raise SuiteError(_no_result(run, budget, exc), run.output) from exc
     if doc.suite_errors:
-        raise SuiteError("the hidden test suite has errors: " + doc.suite_errors[0][:500], text)
-    if process.returncode not in _SUITE_RAN:
         raise SuiteError(
-            f"the hidden test suite stopped with pytest exit code {process.returncode}", text
+            "the hidden test suite has errors: " + doc.suite_errors[0][:500], run.output
+        )
+    if stopped is None and run.exit_code not in _SUITE_RAN:
+        raise SuiteError(
+            f"the hidden test suite stopped with pytest exit code {run.exit_code}", run.output
         )
     if not doc.tests:
-        raise SuiteError("the hidden test suite collected no checks", text)
-    return doc.model_copy(
-        update={
-            "execution_time": round(time.monotonic() - started, 3),
-            "instructor_output": text,
-        }
-    ).with_totals(dict(exercise.categories))
+        raise SuiteError("the hidden test suite collected no checks", run.output)
+    update: dict[str, object] = {
+        "execution_time": round(run.seconds, 3),
+        "instructor_output": run.output,
+    }
+    if stopped is not None:
+        update["complete"] = False
+    doc = doc.model_copy(update=update).with_totals(dict(exercise.categories))
+    return SuiteOutcome(doc, stopped, run.seconds, run.timings)
+
+
+def _no_result(run: GraderRun, budget: float, exc: ResultError) -> str:
+    if run.reason == "timeout":
+        return (
+            f"the hidden test suite was stopped at its {budget + GRACE_SECONDS:g} s wall clock "
+            f"before writing a result ({exc})"
+        )
+    if run.reason == "oom":
+        return f"the hidden test suite ran out of memory before writing a result ({exc})"
+    return f"{exc} (pytest exit code {run.exit_code})"

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Offline build of the ServeLab runtime image, for hosts that cannot reach an image registry.
-# The base is a debootstrap'ed Debian bookworm (its python3 is CPython 3.11); the pinned wheels
-# were downloaded on the host, and are installed inside a chroot without any network.
-# Usage: build-rootfs.sh ROOTFS WHEELS REQUIREMENTS MIRROR TAG CONTENT_HASH [BASE_CACHE]
+# Offline build of a ServeLab image (the learners' runtime or the grader's), for hosts that cannot
+# reach an image registry. The base is a debootstrap'ed Debian bookworm (its python3 is CPython
+# 3.11); the pinned wheels were downloaded on the host, and are installed inside a chroot without
+# any network.
+# Usage: build-rootfs.sh ROOTFS WHEELS REQUIREMENTS MIRROR TAG CONTENT_HASH BASE_CACHE KIND USER UID
 # BASE_CACHE: a tarball of the bare debootstrap result, reused when present (so changing a pin
-# does not debootstrap again) and written when absent.
+# does not debootstrap again) and written when absent ("" for none).
+# KIND: runtime | grader; USER, UID: the unprivileged user the image runs as.
 # Prints "==> step" lines that `servelab runtime build` turns into progress.
 set -euo pipefail
 
 rootfs=$1 wheels=$2 requirements=$3 mirror=$4 tag=$5 content_hash=$6 base_cache=${7:-}
-learner_uid=10001
+kind=${8:-runtime} user_name=${9:-learner} user_uid=${10:-10001}
 
 # The host's environment (pip settings, proxies) must not leak into the image build.
 in_root() {
@@ -50,9 +52,16 @@ rmdir "$rootfs/wheels"
 rm "$rootfs/requirements.txt"
 
 echo "==> harden"
-echo "learner:x:$learner_uid:$learner_uid:learner:/tmp:/usr/sbin/nologin" >>"$rootfs/etc/passwd"
-echo "learner:x:$learner_uid:" >>"$rootfs/etc/group"
-mkdir -p "$rootfs/submission" "$rootfs/data" "$rootfs/model" "$rootfs/run/servelab"
+echo "$user_name:x:$user_uid:$user_uid:$user_name:/tmp:/usr/sbin/nologin" >>"$rootfs/etc/passwd"
+echo "$user_name:x:$user_uid:" >>"$rootfs/etc/group"
+# Mount points: the learner's containers, or the grader's (suite, exercise, package, results).
+# Each image has only its own, so a learner's snooping finds no grader paths at all.
+if [ "$kind" = grader ]; then
+  mkdir -p "$rootfs/grader" "$rootfs/exercise" "$rootfs/opt/servelab" "$rootfs/results" \
+    "$rootfs/run/servelab"
+else
+  mkdir -p "$rootfs/submission" "$rootfs/data" "$rootfs/model" "$rootfs/run/servelab"
+fi
 # No set-uid/set-gid programs: a learner has nothing to escalate through.
 find "$rootfs" -xdev -type f -perm /6000 -exec chmod ug-s {} +
 rm -rf "$rootfs"/usr/share/{doc,man,info,locale}/* "$rootfs"/var/cache/apt/* \
@@ -64,10 +73,11 @@ tar --numeric-owner -C "$rootfs" -c . | docker import \
   --change 'ENV PYTHONDONTWRITEBYTECODE=1' \
   --change 'ENV PYTHONUNBUFFERED=1' \
   --change 'ENV LANG=C.UTF-8' \
-  --change "USER $learner_uid:$learner_uid" \
-  --change 'WORKDIR /submission' \
+  --change "USER $user_uid:$user_uid" \
+  --change 'WORKDIR /tmp' \
   --change 'CMD ["python"]' \
   --change 'LABEL servelab.runtime=1' \
+  --change "LABEL servelab.image=$kind" \
   --change "LABEL servelab.runtime.hash=$content_hash" \
   --change 'LABEL servelab.runtime.build=offline' \
   - "$tag" >/dev/null
