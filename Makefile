@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 venv: .venv/.stamp-install
 
 system:
-	deploy/ensure-system.sh docker
+	deploy/ensure-system.sh docker $(if $(filter runsc,$(SERVELAB_SANDBOX_RUNTIME)),runsc)
 
 runtime: venv system
 	$(SERVELAB) runtime build
@@ -30,7 +30,7 @@ run: venv system
 
 ## Install test extras and services, lint, then run the whole suite
 test: venv lint
-	deploy/ensure-system.sh docker browser postgres redis
+	deploy/ensure-system.sh docker runsc browser postgres redis
 	$(SERVELAB) runtime build
 	$(PY) -m pytest
 

@@ -15,7 +15,7 @@ from typing import Any
 import docker
 import docker.errors
 from docker.models.containers import Container
-from docker.types import Mount
+from docker.types import Mount, Ulimit
 
 from servelab.grading.limits import SandboxLimits
 from servelab.grading.orphans import ROLE_LABEL, remove_container
@@ -74,7 +74,23 @@ def container_config(
     }
     if runtime:
         config["runtime"] = runtime
+    if runtime == "runsc":
+        config.update(_gvisor_process_limits(limits, config))
     return config
+
+
+def _gvisor_process_limits(limits: SandboxLimits, config: dict[str, Any]) -> dict[str, Any]:
+    """gVisor counts processes itself: RLIMIT_NPROC inside its kernel is the learner's limit.
+
+    The container's pids cgroup also holds gVisor's own threads (about 40 at rest, and stub
+    processes per guest process on the ptrace platform); at the learner's limit it would crash
+    the sandbox before the guest saw a refusal, so it stays only as a wide backstop.
+    """
+    nproc = Ulimit(name="nproc", soft=limits.pids, hard=limits.pids)
+    return {
+        "pids_limit": max(limits.pids * 4, limits.pids + 512),
+        "ulimits": [*config["ulimits"], nproc],
+    }
 
 
 def launch(

@@ -50,7 +50,14 @@ def _hint(output: str, limits: SandboxLimits) -> str:
         return f" It wrote a file larger than {_mib(limits.fsize_bytes)}, the limit for one file."
     if "Read-only file system" in tail:
         return " It tried to write outside MODEL_DIR or /tmp; everything else is read-only."
-    if "Network is unreachable" in tail or "Temporary failure in name resolution" in tail:
+    if any(
+        sign in tail
+        for sign in (
+            "Network is unreachable",
+            "No route to host",  # gVisor's answer without network
+            "Temporary failure in name resolution",
+        )
+    ):
         return " Grading runs without network: load data from DATA_DIR, download nothing."
     return ""
 
