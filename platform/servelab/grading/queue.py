@@ -57,6 +57,8 @@ class FinalResult:
     learner_message: str
     log_excerpt: str
     phase_seconds: dict[str, float]
+    feedback_score: float | None = None  # split hidden data: the feedback part's score
+    feedback_max_score: float | None = None
 
 
 def _event(session: Session, submission_id: int, status: str, detail: str = "") -> None:
@@ -234,6 +236,8 @@ def complete(session: Session, claim: Claim, final: FinalResult, *, finished_at:
             status=final.status,
             score=final.score,
             max_score=final.max_score,
+            feedback_score=final.feedback_score,
+            feedback_max_score=final.feedback_max_score,
             result_json=final.result_json,
             learner_message=final.learner_message,
             log_excerpt=final.log_excerpt,

@@ -268,10 +268,35 @@ def list_submissions(
     return list(session.exec(stmt).all())
 
 
-def best_graded(submissions: list[Submission]) -> Submission | None:
-    """The highest-scoring graded submission (the latest among equals; input newest first)."""
+def best_graded(
+    submissions: list[Submission], exercises: dict[str, Exercise] | None = None
+) -> Submission | None:
+    """The highest-scoring graded submission (the latest among equals; input newest first).
+
+    With `exercises`, scores are the ones learners may see (`learner_score`), so the choice
+    itself reveals nothing of the final part before the due date.
+    """
     graded = [s for s in submissions if s.status == SubmissionStatus.GRADED]
-    return max(graded, key=lambda s: s.score or 0, default=None)
+    if exercises is None:
+        return max(graded, key=lambda s: s.score or 0, default=None)
+    return max(
+        graded,
+        key=lambda s: learner_score(s, exercises.get(s.exercise_slug))[0] or 0,
+        default=None,
+    )
+
+
+def learner_score(
+    submission: Submission, exercise: Exercise | None, *, now: datetime | None = None
+) -> tuple[float | None, float | None]:
+    """(score, max) a learner may see: none before grading; the feedback part's until the due
+    date when the exercise splits its hidden data; the grade itself otherwise."""
+    if submission.status != SubmissionStatus.GRADED:
+        return None, None
+    feedback_shown = exercise is None or not exercise.is_past_due(now)
+    if submission.feedback_score is not None and feedback_shown:
+        return submission.feedback_score, submission.feedback_max_score
+    return submission.score, submission.max_score
 
 
 def full_result(submission: Submission) -> ResultDocument | None:

@@ -229,6 +229,10 @@ class WorkerPool:
                     learner_message=outcome.learner_message,
                     log_excerpt=outcome.log_excerpt,
                     phase_seconds=outcome.phase_seconds,
+                    feedback_score=outcome.result.feedback_score if outcome.result else None,
+                    feedback_max_score=(
+                        outcome.result.feedback_max_score if outcome.result else None
+                    ),
                 ),
                 finished_at=finished,
             )

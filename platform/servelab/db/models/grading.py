@@ -63,8 +63,11 @@ class Submission(SQLModel, table=True):
     status: str = Field(default=SubmissionStatus.QUEUED, max_length=20, index=True)
     source_dir: str = Field(max_length=500)
 
-    score: float | None = None
+    score: float | None = None  # the grade (the final part, when hidden data is split)
     max_score: float | None = None
+    # the feedback part's score, what a learner sees before the due date (split hidden data)
+    feedback_score: float | None = None
+    feedback_max_score: float | None = None
     result_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     learner_message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     log_excerpt: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -106,7 +106,8 @@ def _exercise_page(
             "starter_files": list(service.starter_files(course, slug)),
             "lesson": course.lessons.get(slug),
             "submissions": mine[:5],
-            "best": service.best_graded(mine),
+            "best": service.best_graded(mine, course.exercises),
+            "learner_score": service.learner_score,
             "exercises": course.exercises,
             "max_upload_mib": MAX_COMPRESSED // 2**20,
             "max_active": service.MAX_ACTIVE_SUBMISSIONS,
@@ -195,6 +196,7 @@ def my_submissions(request: Request, user: CurrentUser, db: SessionDep) -> Respo
         {
             "submissions": service.list_submissions(db, user_id=user.id),
             "exercises": course.exercises,
+            "learner_score": service.learner_score,
         },
         user=user,
     )

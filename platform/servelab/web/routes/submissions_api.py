@@ -15,7 +15,7 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from servelab.content.loader import Course
-from servelab.db.models.grading import Submission, SubmissionStatus
+from servelab.db.models.grading import Submission
 from servelab.grading import service
 from servelab.web.deps import CsrfProtected, CurrentUser, SessionDep
 from servelab.web.routes.grading_common import (
@@ -129,7 +129,9 @@ async def api_submit(request: Request, user: CurrentUser, db: SessionDep) -> Res
 def _api_view(db: Session, course: Course, submission: Submission) -> dict[str, Any]:
     """The learner's JSON view of a submission (what GET /api/submissions/{id} returns)."""
     assert submission.id is not None
-    result = service.learner_result(submission, course.exercises.get(submission.exercise_slug))
+    exercise = course.exercises.get(submission.exercise_slug)
+    result = service.learner_result(submission, exercise)
+    score, max_score = service.learner_score(submission, exercise)
     state = submission.state
     return {
         "id": submission.id,
@@ -137,8 +139,8 @@ def _api_view(db: Session, course: Course, submission: Submission) -> dict[str, 
         "status": state.value,
         "final": state.is_final,
         "queued_ahead": service.queue_position(db, submission=submission),
-        "score": submission.score if state == SubmissionStatus.GRADED else None,
-        "max_score": submission.max_score if state == SubmissionStatus.GRADED else None,
+        "score": score,
+        "max_score": max_score,
         "message": submission.learner_message or "",
         "log_excerpt": service.learner_log_excerpt(submission),
         "submitted_at": iso(submission.requested_at),
@@ -158,18 +160,22 @@ def api_list(
     request: Request, user: CurrentUser, db: SessionDep, exercise: str | None = None
 ) -> list[dict[str, Any]]:
     """Your submissions, newest first, optionally of one exercise (fetch one for its result)."""
-    return [
-        {
-            "id": s.id,
-            "exercise": s.exercise_slug,
-            "status": s.status,
-            "score": s.score if s.status == SubmissionStatus.GRADED else None,
-            "max_score": s.max_score if s.status == SubmissionStatus.GRADED else None,
-            "submitted_at": iso(s.requested_at),
-            "url": f"/api/submissions/{s.id}",
-        }
-        for s in service.list_submissions(db, user_id=user.id, exercise_slug=exercise)
-    ]
+    exercises = course_of(request).exercises
+    rows = []
+    for s in service.list_submissions(db, user_id=user.id, exercise_slug=exercise):
+        score, max_score = service.learner_score(s, exercises.get(s.exercise_slug))
+        rows.append(
+            {
+                "id": s.id,
+                "exercise": s.exercise_slug,
+                "status": s.status,
+                "score": score,
+                "max_score": max_score,
+                "submitted_at": iso(s.requested_at),
+                "url": f"/api/submissions/{s.id}",
+            }
+        )
+    return rows
 
 
 @router.get("/api/submissions/{submission_id}")
