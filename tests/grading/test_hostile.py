@@ -415,3 +415,61 @@ def test_pipeline_fails_a_service_that_tries_the_network_at_startup(grade) -> No
     assert outcome.status == SubmissionStatus.FAILED
     assert "stopped while starting" in outcome.learner_message
     assert "without network" in outcome.learner_message
+
+
+# -- services that attack the grader: its memory, its clock, its blame ----------------------
+
+SERVICES = Path(__file__).parent / "hostile_services"
+# The tiny exercise's limits bound every case: training and start-up, the suite's own budget
+# and its container's grace, with slack for a loaded machine.
+TINY_LIMITS = 30 + 20 + 60 + 15 + 30
+
+
+def _graded_within_limits(grade, service: str) -> tuple[GradeOutcome, float]:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    outcome = grade(main__py=(SERVICES / f"{service}.py").read_text())
+    elapsed = time.monotonic() - started
+    assert outcome.status == SubmissionStatus.GRADED, outcome.log_excerpt
+    assert outcome.result is not None
+    assert elapsed < TINY_LIMITS
+    print(f"\n{service}: graded in {elapsed:.1f} s, {outcome.score:g}/{outcome.max_score:g}")
+    return outcome, elapsed
+
+
+def _check(outcome: GradeOutcome, nodeid_end: str):  # type: ignore[no-untyped-def]
+    assert outcome.result is not None
+    return next(t for t in outcome.result.tests if t.nodeid.endswith(nodeid_end))
+
+
+def test_a_gzip_bomb_answer_is_refused_by_its_decoded_size(grade) -> None:
+    """1.8 KB of two gzip layers inflate to 1 GiB: the cap counts decoded bytes, so the
+    checks that read it fail and the grader never runs out of memory."""
+    outcome, _ = _graded_within_limits(grade, "gzip_bomb")
+    assert outcome.result.complete  # the suite was not stopped (no out-of-memory)
+    predict = _check(outcome, "test_predict_returns_a_number")
+    assert predict.status == "failed"
+    assert _check(outcome, "test_health").status == "passed"
+
+
+def test_a_dripping_answer_stops_at_the_request_deadline(grade) -> None:
+    outcome, _ = _graded_within_limits(grade, "drip")
+    predict = _check(outcome, "test_predict_returns_a_number")
+    assert predict.status == "failed"
+    assert "in time" in predict.output or "answer" in predict.output
+
+
+def test_endless_100_continue_lines_stop_at_the_request_deadline(grade) -> None:
+    outcome, _ = _graded_within_limits(grade, "endless_1xx")
+    assert _check(outcome, "test_health").status == "passed"
+    assert _check(outcome, "test_predict_returns_a_number").status == "failed"
+
+
+def test_a_cookie_flood_is_neither_kept_nor_sent_back(grade) -> None:
+    outcome, _ = _graded_within_limits(grade, "cookie_flood")
+    assert outcome.score == outcome.max_score  # a correct service, cookies ignored
+
+
+def test_a_health_check_that_drips_after_start_up_cannot_hang_grading(grade) -> None:
+    outcome, _ = _graded_within_limits(grade, "drip_health_after")
+    assert _check(outcome, "test_health").status == "failed"
+    assert _check(outcome, "test_predict_returns_a_number").status == "passed"

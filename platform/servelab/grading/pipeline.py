@@ -21,7 +21,7 @@ from servelab.content.exercise import Exercise, load_exercise
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.archive import ArchiveError, copy_tree
 from servelab.grading.results import ResultDocument
-from servelab.grading.runner import SuiteError, SuiteOutcome, run_hidden_suite
+from servelab.grading.runner import PreparedSuite, SuiteError, SuiteOutcome
 from servelab.grading.runtime import check_requirements
 from servelab.settings import Settings
 
@@ -220,6 +220,7 @@ def grade_directory(
                 health_path=files.exercise.health_path,
                 runtime=settings.sandbox_runtime,
             )
+        prepared: PreparedSuite | None = None
         try:
             notify(SubmissionStatus.TRAINING)
             phase = sandbox.train()
@@ -228,23 +229,28 @@ def grade_directory(
                 return _learner_failed(phase, timer)
 
             notify(SubmissionStatus.STARTING)
+            # The suite's container starts now and gets ready while the service starts.
+            prepared = PreparedSuite(
+                sandbox=sandbox,
+                settings=settings,
+                grader_dir=files.grader_dir,
+                exercise_dir=files.exercise_dir,
+                exercise=files.exercise,
+                wait_seconds=files.exercise.limits.startup_seconds + 30,
+            )
             phase = sandbox.start_service()
             _record_phase(timer, "startup", phase.seconds, phase.timings)
             if not phase.ok:
                 return _learner_failed(phase, timer)
 
             notify(SubmissionStatus.TESTING)
-            suite = run_hidden_suite(
-                sandbox=sandbox,
-                settings=settings,
-                grader_dir=files.grader_dir,
-                exercise_dir=files.exercise_dir,
-                exercise=files.exercise,
-            )
+            suite = prepared.run()
             _record_phase(timer, "test", suite.seconds, suite.timings)
             alive = sandbox.service_alive()
             service_log = _excerpt(alive.output or sandbox.service_output())
         finally:
+            if prepared is not None:
+                prepared.settle()  # a container still being created must not outlive close()
             with timer("cleanup"):
                 sandbox.close()
         return GradeOutcome(

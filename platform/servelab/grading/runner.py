@@ -10,6 +10,9 @@ socket. It writes its result document into a small tmpfs, read back as capped, v
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,13 @@ from servelab.content.exercise import Exercise
 from servelab.grading.containers import bind
 from servelab.grading.limits import MiB, SandboxLimits
 from servelab.grading.results import ResultDocument, ResultError, read_result_file
-from servelab.grading.sandbox import CONTAINER_SOCKET_DIR, SOCKET_NAME, GraderRun, Sandbox
+from servelab.grading.sandbox import (
+    CONTAINER_SOCKET_DIR,
+    GO_FILE,
+    SOCKET_NAME,
+    GraderRun,
+    Sandbox,
+)
 from servelab.settings import Settings
 
 RESULTS_NAME = "results.json"
@@ -52,12 +61,16 @@ class SuiteOutcome:
     timings: dict[str, float]  # the platform's container create/start/remove
 
 
-def suite_command(*, budget_seconds: float, hidden_parts: bool) -> list[str]:
-    """The pytest command line inside the grader container (no project configuration)."""
+def suite_command(*, budget_seconds: float, hidden_parts: bool, wait_seconds: float) -> list[str]:
+    """The grader container's command: wait for the healthy service (at most wait_seconds),
+    then pytest with ServeLab's plugin and no project configuration."""
     command = [
         "python",
         "-m",
-        "pytest",
+        "servelab.grading.suite_entry",
+        f"{CONTAINER_SOCKET_DIR}/{GO_FILE}",
+        f"{wait_seconds:g}",
+        "--",
         "-p",
         "servelab.grading.plugin",
         "-p",
@@ -110,6 +123,67 @@ def suite_mounts(grader_dir: Path, exercise_dir: Path) -> list[Mount]:
     ]
 
 
+class PreparedSuite:
+    """The hidden suite's container, started beside the service's start-up (in a thread, so
+    neither waits for the other's Docker calls); `run()` once the service is healthy."""
+
+    def __init__(
+        self,
+        *,
+        sandbox: Sandbox,
+        settings: Settings,
+        grader_dir: Path,
+        exercise_dir: Path,
+        exercise: Exercise,
+        wait_seconds: float,
+    ) -> None:
+        grader_dir = Path(grader_dir).resolve()
+        if not grader_dir.is_dir():
+            raise SuiteError(f"grader suite folder {grader_dir} does not exist")
+        self.sandbox = sandbox
+        self.exercise = exercise
+        self.limits = grader_limits(settings, exercise)
+        self._error: BaseException | None = None
+        start = functools.partial(
+            sandbox.start_grader,
+            image=settings.grader_image,
+            limits=self.limits,
+            command=suite_command(
+                budget_seconds=self.limits.test_seconds,
+                hidden_parts=exercise.hidden_split,
+                wait_seconds=wait_seconds,
+            ),
+            mounts=suite_mounts(grader_dir, Path(exercise_dir).resolve()),
+            environment={
+                "PYTHONPATH": "/opt/servelab",
+                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only the plugins named in the command
+                "NO_COLOR": "1",
+                "LANG": "C.UTF-8",
+            },
+        )
+        self._thread = threading.Thread(target=self._start, args=(start,), daemon=True)
+        self._thread.start()
+
+    def _start(self, start: Callable[[], None]) -> None:
+        try:
+            start()
+        except BaseException as exc:  # re-raised by run(), in the pipeline's thread
+            self._error = exc
+
+    def settle(self) -> None:
+        """Wait until the container is started (or failed to), so closing the sandbox finds it."""
+        self._thread.join()
+
+    def run(self) -> SuiteOutcome:
+        """Grade the sandbox's healthy service; raises SuiteError on a platform/grader problem."""
+        self.settle()
+        if self._error is not None:
+            raise self._error
+        budget = self.limits.test_seconds
+        run = self.sandbox.run_grader(seconds=budget + GRACE_SECONDS)
+        return _outcome(run, self.exercise, budget)
+
+
 def run_hidden_suite(
     *,
     sandbox: Sandbox,
@@ -118,26 +192,15 @@ def run_hidden_suite(
     exercise_dir: Path,
     exercise: Exercise,
 ) -> SuiteOutcome:
-    """Grade the sandbox's running service; raises SuiteError on a platform or grader problem."""
-    grader_dir = Path(grader_dir).resolve()
-    if not grader_dir.is_dir():
-        raise SuiteError(f"grader suite folder {grader_dir} does not exist")
-    limits = grader_limits(settings, exercise)
-    budget = limits.test_seconds
-    run = sandbox.run_grader(
-        image=settings.grader_image,
-        limits=limits,
-        command=suite_command(budget_seconds=budget, hidden_parts=exercise.hidden_split),
-        mounts=suite_mounts(grader_dir, Path(exercise_dir).resolve()),
-        environment={
-            "PYTHONPATH": "/opt/servelab",
-            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only the plugins named on the command line
-            "NO_COLOR": "1",
-            "LANG": "C.UTF-8",
-        },
-        seconds=budget + GRACE_SECONDS,
-    )
-    return _outcome(run, exercise, budget)
+    """Start the suite and run it at once, against a service that is already healthy."""
+    return PreparedSuite(
+        sandbox=sandbox,
+        settings=settings,
+        grader_dir=grader_dir,
+        exercise_dir=exercise_dir,
+        exercise=exercise,
+        wait_seconds=GRACE_SECONDS,
+    ).run()
 
 
 def _outcome(run: GraderRun, exercise: Exercise, budget: float) -> SuiteOutcome:

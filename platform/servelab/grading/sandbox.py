@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 CONTAINER_SOCKET_DIR = "/run/servelab"  # where the serve and grader containers see the socket
+GO_FILE = "go"  # written next to the claimed socket once the service is healthy
 _POLL_SECONDS = 0.05
 _PROBE_SECONDS = 2.0
 _ALIVE_PROBE_SECONDS = 5.0
@@ -233,7 +234,7 @@ class Sandbox:
         message = messages.serve_message(reason, exit_code, self.limits)
         return PhaseResult("serve", False, reason, exit_code, 0.0, output, message)
 
-    def run_grader(
+    def start_grader(
         self,
         *,
         image: str,
@@ -241,9 +242,8 @@ class Sandbox:
         command: list[str],
         mounts: list[Mount],
         environment: dict[str, str],
-        seconds: float,
-    ) -> GraderRun:
-        """Run the hidden suite in its own container, killed at `seconds`.
+    ) -> None:
+        """Start the hidden suite's container; it waits for `signal_grader()` to test.
 
         It sees the claimed socket (read-only folder) at CONTAINER_SOCKET_DIR and writes its
         result document into /results, a small tmpfs of its own; `mounts` add the suite's own
@@ -266,25 +266,26 @@ class Sandbox:
             working_dir="/tmp",
             runtime=self.runtime,
         )
-        launched = self._start(
+        self._start(
             launched_role="grader",
             command=command,
             mounts=mounts,
             config=config,
             output_bytes=limits.output_bytes,
         )
+
+    def run_grader(self, *, seconds: float) -> GraderRun:
+        """Let the started suite test the (healthy) service; kill it at `seconds` from now."""
+        launched = self._running["grader"]
+        (self.folder.served_dir / GO_FILE).touch()
         started = time.monotonic()
         timed_out, _ = containers.wait_or_kill(launched.container, seconds)
         run_seconds = time.monotonic() - started
         state = self._finish(launched)
         reason, exit_code = containers.classify(state, timed_out)
+        output = launched.output.text()
         return GraderRun(
-            reason,
-            exit_code,
-            run_seconds,
-            launched.output.text(),
-            self.folder.results_dir,
-            launched.timings,
+            reason, exit_code, run_seconds, output, self.folder.results_dir, launched.timings
         )
 
     def close(self) -> None:
