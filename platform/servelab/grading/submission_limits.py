@@ -63,7 +63,8 @@ def active_count(session: Session, *, user_id: int) -> int:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # SQLite drops the zone
+    """SQLite gives naive UTC back; PostgreSQL gives the session's time zone, maybe not UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def submitted_in_last_hour(
