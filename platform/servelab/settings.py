@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     job_attempts: int = 2
     # The web app runs the grading worker pool in-process; None means on, except in tests.
     embedded_worker: bool | None = None
+    # Uploads unpacked and checked at once per process (each may hold tens of MiB), and how
+    # long a submission waits for a free place before it is refused with 503.
+    intake_concurrency: int = Field(2, ge=1)
+    intake_wait_seconds: float = Field(15.0, gt=0)
 
     @model_validator(mode="after")
     def _derive_and_check(self) -> Settings:

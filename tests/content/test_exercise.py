@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from servelab.content.errors import ContentErrors
-from servelab.content.exercise import load_exercise
+from servelab.content.exercise import DEFAULT_SUBMISSIONS_PER_HOUR, load_exercise
 from servelab.settings import PROJECT_ROOT
 
 FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "course" / "exercises" / "tiny-regression"
@@ -30,9 +30,15 @@ def test_fixture_exercise_loads_with_limits_and_labels() -> None:
     assert not exercise.is_past_due()
 
 
+def test_the_flagship_sets_its_own_hourly_limit() -> None:
+    flagship = load_exercise(PROJECT_ROOT / "exercises" / "fastapi-for-ml-apis" / "exercise.toml")
+    assert flagship.limits.submissions_per_hour == 6
+
+
 def test_defaults_and_due_date_read_as_utc(tmp_path: Path) -> None:
     exercise = load_exercise(_write(tmp_path, 'title = "T"\ndue = 2026-01-31T12:00:00\n'))
     assert exercise.limits.train_seconds == 120 and exercise.limits.pids == 512
+    assert exercise.limits.submissions_per_hour == DEFAULT_SUBMISSIONS_PER_HOUR == 10
     assert exercise.due == datetime(2026, 1, 31, 12, tzinfo=UTC)
     assert exercise.is_past_due(datetime(2026, 2, 1, tzinfo=UTC))
     day_only = load_exercise(_write(tmp_path, 'title = "T"\ndue = 2026-01-31\n'))
@@ -48,6 +54,7 @@ def test_defaults_and_due_date_read_as_utc(tmp_path: Path) -> None:
         ('title = "T"\ninstructions = "missing.md"\n', 2, "file 'missing.md' not found"),
         ('title = "T"\nstarter = "nowhere"\n', 2, "folder 'nowhere' not found"),
         ('title = "T"\n[limits]\nmemory_mb = 0\n', 3, "greater than 0"),
+        ('title = "T"\n[limits]\nsubmissions_per_hour = 0\n', 3, "greater than or equal to 1"),
     ],
 )
 def test_mistakes_name_file_and_line(tmp_path: Path, text: str, line: int, message: str) -> None:

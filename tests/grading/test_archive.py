@@ -199,3 +199,15 @@ def test_copy_tree_refuses_symlinks(tmp_path: Path) -> None:
 def test_copy_tree_refuses_what_is_not_a_folder(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="is not a folder"):
         copy_tree(tmp_path / "missing", tmp_path / "d")
+
+
+@pytest.mark.parametrize("lines_before", [3, 13_107, 20_000])
+def test_non_utf8_is_found_on_its_line_in_a_large_file(tmp_path: Path, lines_before: int) -> None:
+    # 13,107 five-byte lines end one byte before the first 64 KiB read: the next character
+    # straddles two reads. 20,000 lines put the bad byte well past the first read.
+    prefix = b"# ok\n" * lines_before
+    good = make_zip({"train.py": prefix + "é\n".encode()})
+    assert extract_zip(good, tmp_path / "good") == ["train.py"]
+    for name, tail in (("bad", b"\xe9'\n"), ("truncated", b"\xc3")):
+        with pytest.raises(ArchiveError, match=rf"first bad byte on line {lines_before + 1}\)"):
+            extract_zip(make_zip({"train.py": prefix + tail}), tmp_path / name)

@@ -173,6 +173,24 @@ def test_bad_ids_get_422_and_leave_the_attempt_open(client, bearer, make_user, a
     assert client.get(f"{API}/attempts/{attempt['id']}", headers=headers).json()["status"] == "open"
 
 
+def test_a_flood_of_bad_ids_lists_twenty_and_counts_the_rest(client, bearer, make_user) -> None:  # type: ignore[no-untyped-def]
+    headers = bearer(make_user())
+    attempt = client.post(f"{API}/attempts", headers=headers).json()
+    answers: dict[str, object] = {"leaky-columns": [f"option-{n}" for n in range(1000)]}
+    answers.update({f"{'q' * 5000}-{n}": "a" for n in range(300)})
+    r = client.post(
+        f"{API}/attempts/{attempt['id']}/submit", headers=headers, json={"answers": answers}
+    )
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert len(detail) == 21 and detail[-1]["message"] == "… and 281 more problems"
+    assert all(len(item["question_id"]) <= 80 for item in detail)
+    options = next(item["message"] for item in detail if item["question_id"] == "leaky-columns")
+    assert options.startswith("unknown option ids ['option-0', ")
+    assert options.endswith(", … and 980 more ids]")
+    assert len(r.content) < 20_000
+
+
 def test_malformed_bodies_get_422(client, bearer, make_user) -> None:  # type: ignore[no-untyped-def]
     headers = bearer(make_user())
     attempt = client.post(f"{API}/attempts", headers=headers).json()

@@ -57,3 +57,27 @@ def test_404_page_shows_login_state(client: TestClient, make_user) -> None:  # t
     r = client.get("/no/such/page", headers=HTML)
     assert r.status_code == 404 and r.template.name == "error.html"  # type: ignore[attr-defined]
     assert f"Log out {user.display_name}" in r.text
+
+
+class _Many(BaseModel):
+    values: list[int]
+
+
+def test_validation_errors_list_at_most_twenty_and_count_the_rest(app: FastAPI) -> None:
+    def many(body: _Many) -> int:
+        return len(body.values)
+
+    app.add_api_route("/api/_probe/many", many, methods=["POST"])
+    app.add_api_route("/_probe/many", many, methods=["POST"])
+    client = TestClient(app, raise_server_exceptions=False)
+    body = {"values": ["x" * 10_000] * 500}
+    r = client.post("/api/_probe/many", json=body)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert len(detail) == 21 and detail[0]["loc"] == ["body", "values", "0"]
+    assert detail[-1] == {"loc": [], "msg": "… and 480 more problems", "type": "too_many_errors"}
+    assert len(r.content) < 10_000
+    page = client.post("/_probe/many", json=body, headers=HTML)
+    assert page.status_code == 422
+    assert "values.19:" in page.text and "values.20:" not in page.text
+    assert "… and 480 more problems" in page.text

@@ -28,7 +28,7 @@ from servelab.accounts import service as accounts
 from servelab.db.models import Role, User
 from servelab.db.models.grading import Submission, SubmissionEvent, SubmissionStatus
 from servelab.grading import queue
-from servelab.grading.service import MAX_ACTIVE_SUBMISSIONS
+from servelab.grading.submission_limits import MAX_ACTIVE_SUBMISSIONS
 from servelab.settings import Settings
 from support import csrf_from, login
 
@@ -191,6 +191,20 @@ def test_api_refuses_anonymous_wrong_slug_and_bad_bodies(
         "/api/submissions", content=b"x", headers={**auth, "content-type": "text/plain"}
     )
     assert r.status_code == 415
+    assert _submissions(db) == []
+
+
+def test_an_api_body_with_many_problems_lists_twenty_and_counts_the_rest(
+    client: TestClient, db: Session, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    auth = _bearer(db, make_user(Role.LEARNER))
+    files = {f"{'f' * 2000}{n}.py": n for n in range(300)}
+    r = client.post("/api/submissions", json={"exercise": SLUG, "files": files}, headers=auth)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert detail.startswith("Invalid submission body: files.")
+    assert detail.count("Input should be a valid string") == 20
+    assert detail.endswith("; … and 280 more problems") and len(detail) < 4000
     assert _submissions(db) == []
 
 

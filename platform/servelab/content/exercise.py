@@ -10,13 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from servelab.content.errors import ContentError, ContentErrors, load_toml_model, locate_toml
 
+DEFAULT_SUBMISSIONS_PER_HOUR = 10
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ExerciseLimits(_Strict):
-    """Per-phase resource limits; the grading engine clamps them to a hard cap."""
+    """Per-phase resource limits (clamped to a hard cap by the grading engine) and how often
+    one learner may submit."""
 
     train_seconds: float = Field(120, gt=0)
     startup_seconds: float = Field(30, gt=0)
@@ -24,6 +27,9 @@ class ExerciseLimits(_Strict):
     memory_mb: int = Field(1024, gt=0)
     cpus: float = Field(1.0, gt=0)
     pids: int = Field(512, gt=0)
+    # Submissions one learner may make to this exercise in any hour: each graded run reports
+    # on hidden data, so unlimited tries would let a learner probe it.
+    submissions_per_hour: int = Field(DEFAULT_SUBMISSIONS_PER_HOUR, ge=1, le=1000)
 
 
 def _relative(value: str) -> str:

@@ -8,6 +8,7 @@ resolved destination, so nothing is ever written outside it.
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import stat
@@ -184,7 +185,7 @@ def _write_all(entries: list[_Entry], root: Path, created: list[Path]) -> list[s
                 f"The file {str(entry.path)!r} appears twice in the submission."
             ) from None
         created.append(target)
-        content = bytearray() if is_source else None
+        utf8 = _Utf8Check(entry.path) if is_source else None
         with os.fdopen(fd, "wb") as out, entry.open() as src:
             size = 0
             while chunk := src.read(_CHUNK):
@@ -196,24 +197,40 @@ def _write_all(entries: list[_Entry], root: Path, created: list[Path]) -> list[s
                         f"The submission unpacks to more than {_fmt_bytes(MAX_UNCOMPRESSED)} "
                         f"(at {str(entry.path)!r}). Leave data and trained models out."
                     )
-                if content is not None:
-                    content += chunk
+                if utf8 is not None:
+                    utf8.feed(chunk)
                 out.write(chunk)
-        if content is not None:
-            _check_utf8(entry.path, bytes(content))
+        if utf8 is not None:
+            utf8.feed(b"", final=True)
         names.append(str(entry.path))
     return sorted(names)
 
 
-def _check_utf8(path: PurePosixPath, content: bytes) -> None:
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = content[: exc.start].count(b"\n") + 1
-        raise ArchiveError(
-            f"{str(path)!r} is not UTF-8 text (first bad byte on line {line}). Save it as "
-            "UTF-8 in your editor; Python reads source files as UTF-8."
-        ) from None
+class _Utf8Check:
+    """Checks a source file is UTF-8 chunk by chunk, so a large file is never held in memory."""
+
+    def __init__(self, path: PurePosixPath) -> None:
+        self._path = path
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._lines_before = 0  # newlines in the chunks already checked
+
+    def feed(self, chunk: bytes, *, final: bool = False) -> None:
+        carried, _ = self._decoder.getstate()  # an unfinished character from the last chunk
+        try:
+            self._decoder.decode(chunk, final=final)
+        except UnicodeDecodeError:
+            window = carried + chunk  # `carried` holds no newline: it is one partial character
+            try:
+                window.decode("utf-8")
+                bad_at = len(window)
+            except UnicodeDecodeError as exc:
+                bad_at = exc.start
+            line = self._lines_before + window[:bad_at].count(b"\n") + 1
+            raise ArchiveError(
+                f"{str(self._path)!r} is not UTF-8 text (first bad byte on line {line}). Save "
+                "it as UTF-8 in your editor; Python reads source files as UTF-8."
+            ) from None
+        self._lines_before += chunk.count(b"\n")
 
 
 def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:

@@ -22,7 +22,7 @@ from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.archive import ArchiveError, copy_tree
 from servelab.grading.results import ResultDocument
 from servelab.grading.runner import PreparedSuite, SuiteError, SuiteOutcome
-from servelab.grading.runtime import check_requirements
+from servelab.grading.runtime import requirements_refusal
 from servelab.settings import Settings
 
 log = logging.getLogger("servelab.grading")
@@ -154,14 +154,7 @@ def submission_problem(folder: Path) -> str | None:
             f"Your submission has no {' or '.join(missing)}. ServeLab runs `python train.py`, "
             "then serves `app` from main.py; both files must be at the top of the folder."
         )
-    requirements = folder / "requirements.txt"
-    if requirements.is_file():
-        problems = check_requirements(requirements.read_text(encoding="utf-8"))
-        if problems:
-            return "Nothing was run: requirements.txt asks for what the image lacks.\n" + "\n".join(
-                problems
-            )
-    return None
+    return requirements_refusal(folder / "requirements.txt")
 
 
 def _prepare(source_dir: Path, dest: Path) -> str | None:

@@ -22,31 +22,38 @@ from sqlmodel import Session, col, func, select
 from servelab.content.exercise import Exercise
 from servelab.content.loader import Course
 from servelab.db.models import User
-from servelab.db.models.grading import (
-    RUNNING_STATUSES,
-    Submission,
-    SubmissionStatus,
-)
+from servelab.db.models.grading import Submission, SubmissionStatus
 from servelab.grading import queue
 from servelab.grading.archive import MAX_COMPRESSED, ArchiveError, extract_zip, write_files
 from servelab.grading.pipeline import REQUIRED_FILES, submission_problem
 from servelab.grading.results import ResultDocument, ResultError, learner_view, parse_result
+from servelab.grading.submission_limits import (
+    ACTIVE_STATUSES,
+    IntakeBusy,
+    intake_slot,
+    limit_reached,
+    lock_user_submissions,
+)
 from servelab.settings import Settings
 
-# How many submissions one person may have waiting or running at once.
-MAX_ACTIVE_SUBMISSIONS = 3
 # Editor files a learner may send from the browser (anything else belongs in a zip).
 EDITOR_FILES = ("train.py", "main.py", "requirements.txt")
-ACTIVE_STATUSES = frozenset({SubmissionStatus.QUEUED, *RUNNING_STATUSES})
 
 
 class SubmissionRefused(Exception):
-    """A submission that cannot be accepted; `message` is for the learner, as is."""
+    """A submission that cannot be accepted; `message` is for the learner, as is.
 
-    def __init__(self, message: str, status_code: int = 400) -> None:
+    `retry_after_seconds` is set when waiting helps (a limit, a busy server): the routes send
+    it as a Retry-After header.
+    """
+
+    def __init__(
+        self, message: str, status_code: int = 400, *, retry_after_seconds: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
+        self.retry_after_seconds = retry_after_seconds
 
 
 def exercise_folder(course: Course, slug: str) -> Path:
@@ -102,14 +109,19 @@ def starter_texts(course: Course, slug: str) -> dict[str, str]:
     }
 
 
-def active_count(session: Session, *, user_id: int) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(Submission)
-        .where(Submission.user_id == user_id)
-        .where(col(Submission.status).in_(list(ACTIVE_STATUSES)))
+def _refuse_over_limits(
+    session: Session, *, user: User, exercise_slug: str, exercise: Exercise
+) -> None:
+    reached = limit_reached(
+        session,
+        user=user,
+        exercise_slug=exercise_slug,
+        per_hour=exercise.limits.submissions_per_hour,
     )
-    return int(session.exec(stmt).one())
+    if reached is not None:
+        raise SubmissionRefused(
+            reached.message, 429, retry_after_seconds=reached.retry_after_seconds
+        )
 
 
 def _accept(
@@ -121,22 +133,33 @@ def _accept(
     exercise_slug: str,
     unpack: Callable[[Path], list[str]],
 ) -> Submission:
-    get_exercise(course, exercise_slug)
+    """Unpack and check outside any lock, then count and insert under the user's row lock."""
+    exercise = get_exercise(course, exercise_slug)
     assert user.id is not None
-    if active_count(session, user_id=user.id) >= MAX_ACTIVE_SUBMISSIONS:
-        raise SubmissionRefused(
-            f"You already have {MAX_ACTIVE_SUBMISSIONS} submissions waiting or being graded. "
-            "Wait for one of them to finish, then submit again.",
-            429,
-        )
+    # A first look without the lock: a learner over a limit costs no unpacking.
+    _refuse_over_limits(session, user=user, exercise_slug=exercise_slug, exercise=exercise)
     settings.submissions_dir.mkdir(parents=True, exist_ok=True)
     folder = settings.submissions_dir / f"{user.id}-{secrets.token_hex(12)}"
     folder.mkdir(mode=0o755)
     try:
-        unpack(folder)
-        problem = submission_problem(folder)
+        try:
+            with intake_slot(
+                slots=settings.intake_concurrency, wait_seconds=settings.intake_wait_seconds
+            ):
+                unpack(folder)
+                problem = submission_problem(folder)
+        except IntakeBusy:
+            raise SubmissionRefused(
+                "ServeLab is busy checking other uploads. Nothing was submitted; try again in "
+                "a minute.",
+                503,
+                retry_after_seconds=60,
+            ) from None
         if problem:
             raise ArchiveError(problem)
+        # Count and insert in one transaction while holding the lock (enqueue commits it).
+        lock_user_submissions(session, user_id=user.id)
+        _refuse_over_limits(session, user=user, exercise_slug=exercise_slug, exercise=exercise)
         return queue.enqueue_submission(
             session, user_id=user.id, exercise_slug=exercise_slug, source_dir=str(folder)
         )
@@ -144,6 +167,7 @@ def _accept(
         shutil.rmtree(folder, ignore_errors=True)
         raise SubmissionRefused(str(exc), 400) from None
     except BaseException:
+        session.rollback()  # releases the lock of a refused submission at once
         shutil.rmtree(folder, ignore_errors=True)
         raise
 

@@ -27,10 +27,12 @@ from servelab.content.quiz import (
     TextMatch,
     TrueFalse,
 )
+from servelab.listing import bounded_join, head, more_line
 
 Response = str | list[str] | None
 MAX_TEXT_LENGTH = 5000
 _EPSILON = 1e-9
+_SHOWN_ID = 80  # characters of an unknown question id quoted back
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,18 @@ class AnswerProblem:
 
 
 class InvalidAnswers(ValueError):
-    """Answers that cannot belong to this quiz; each problem names its question."""
+    """Answers that cannot belong to this quiz; each problem names its question.
+
+    `shown` is what a person gets back: the first `listing.MAX_LISTED` problems, with question
+    ids (chosen by whoever sent the answers) cut short; `left_out` counts the rest.
+    """
 
     def __init__(self, problems: list[AnswerProblem]) -> None:
         self.problems = problems
-        super().__init__("; ".join(f"{p.question_id}: {p.message}" for p in problems))
+        first, self.left_out = head(problems)
+        self.shown = [AnswerProblem(p.question_id[:_SHOWN_ID], p.message) for p in first]
+        lines = [f"{p.question_id}: {p.message}" for p in self.shown]
+        super().__init__("; ".join([*lines, more_line(self.left_out)] if self.left_out else lines))
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,8 @@ def normalize_response(question: AnyQuestion, value: Any) -> Response:
         ids = {o.id for o in question.options}
         unknown = sorted({v for v in values if v not in ids})
         if unknown:
-            raise ValueError(f"unknown option ids {unknown}")
+            quoted = [repr(v[:_SHOWN_ID]) for v in unknown]
+            raise ValueError(f"unknown option ids [{bounded_join(quoted, ', ', noun='ids')}]")
         return sorted(set(values))
     if isinstance(value, list):
         if len(value) != 1:
@@ -114,7 +124,7 @@ def normalize_response(question: AnyQuestion, value: Any) -> Response:
         if value == "":
             return None
         if value not in {o.id for o in question.options}:
-            raise ValueError(f"unknown option id '{value}'")
+            raise ValueError(f"unknown option id {value[:_SHOWN_ID]!r}")
         return value
     if isinstance(question, TrueFalse):
         if isinstance(value, bool):

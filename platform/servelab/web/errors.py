@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from servelab.accounts import service as accounts
+from servelab.listing import head, more_line
 from servelab.web.deps import SESSION_COOKIE
 from servelab.web.deps import _wants_html as wants_html
 from servelab.web.templating import render
@@ -63,15 +64,23 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
 
 
 def _json_safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """Field, message and type only: echoing the input could contain NaN and break the JSON."""
-    return [
+    """Field, message and type only: echoing the input could contain NaN and break the JSON.
+
+    At most `listing.MAX_LISTED` errors, locations cut short (a sender picks the keys); a last
+    item of type `too_many_errors` says how many more there were.
+    """
+    shown, left_out = head(exc.errors())
+    errors = [
         {
-            "loc": [str(p) for p in err.get("loc", ())],
+            "loc": [str(p)[:80] for p in err.get("loc", ())[:10]],
             "msg": str(err.get("msg", "")),
             "type": str(err.get("type", "")),
         }
-        for err in exc.errors()
+        for err in shown
     ]
+    if left_out:
+        errors.append({"loc": [], "msg": more_line(left_out), "type": "too_many_errors"})
+    return errors
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -89,7 +98,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = _json_safe_errors(exc)
         if wants_html(request):
-            lines = "; ".join(f"{'.'.join(e['loc'][1:]) or 'request'}: {e['msg']}" for e in errors)
+            lines = "; ".join(
+                f"{'.'.join(e['loc'][1:]) or 'request'}: {e['msg']}" if e["loc"] else e["msg"]
+                for e in errors
+            )
             return error_page(request, 422, f"Please check the form and try again ({lines}).")
         return JSONResponse({"detail": errors}, status_code=422)
 

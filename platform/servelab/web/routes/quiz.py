@@ -19,6 +19,7 @@ from servelab.content import markdown
 from servelab.content.quiz import Quiz
 from servelab.db.models import User
 from servelab.db.models.quiz import AttemptStatus, QuizAnswer, QuizAttempt
+from servelab.listing import more_line
 from servelab.quiz import attempts as service
 from servelab.quiz.export import attempts_csv
 from servelab.quiz.review import review
@@ -60,14 +61,17 @@ def _attempt(db: Session, user: User, slug: str, attempt_id: int) -> QuizAttempt
 
 
 def _invalid(exc: InvalidAnswers) -> HTTPException:
-    return HTTPException(
-        422,
-        [{"question_id": p.question_id, "message": p.message} for p in exc.problems],
-    )
+    """422 listing at most `listing.MAX_LISTED` problems; a last item says how many more."""
+    shown = [{"question_id": p.question_id, "message": p.message} for p in exc.shown]
+    if exc.left_out:
+        shown.append({"question_id": "", "message": more_line(exc.left_out)})
+    return HTTPException(422, shown)
 
 
 def _invalid_text(exc: InvalidAnswers) -> str:
-    problems = "; ".join(f"question '{p.question_id}': {p.message}" for p in exc.problems)
+    problems = "; ".join(f"question {p.question_id!r}: {p.message}" for p in exc.shown)
+    if exc.left_out:
+        problems += f"; {more_line(exc.left_out)}"
     return (
         f"These answers do not belong to this quiz ({problems}). Reload the quiz and answer again."
     )

@@ -30,6 +30,7 @@ from servelab.grading import service
 from servelab.grading.archive import MAX_COMPRESSED
 from servelab.grading.limits import SandboxLimits
 from servelab.grading.runtime import featured_packages, runtime_packages
+from servelab.grading.submission_limits import MAX_ACTIVE_SUBMISSIONS
 from servelab.web.deps import (
     CsrfProtected,
     CurrentUser,
@@ -110,7 +111,8 @@ def _exercise_page(
             "learner_score": service.learner_score,
             "exercises": course.exercises,
             "max_upload_mib": MAX_COMPRESSED // 2**20,
-            "max_active": service.MAX_ACTIVE_SUBMISSIONS,
+            "max_active": MAX_ACTIVE_SUBMISSIONS,
+            "per_hour": exercise.limits.submissions_per_hour,
             "error": error,
         },
         user=user,
@@ -169,7 +171,7 @@ async def submit_form(request: Request, slug: str, user: CurrentUser, db: Sessio
                 )
             )
     except service.SubmissionRefused as exc:
-        return _exercise_page(
+        page = _exercise_page(
             request,
             db,
             slug=slug,
@@ -178,6 +180,9 @@ async def submit_form(request: Request, slug: str, user: CurrentUser, db: Sessio
             editor=editor,
             status_code=exc.status_code,
         )
+        if exc.retry_after_seconds:
+            page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
     wake_workers(request)
     return RedirectResponse(f"/submissions/{submission.id}", status_code=status.HTTP_303_SEE_OTHER)
 

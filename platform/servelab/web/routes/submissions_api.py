@@ -17,6 +17,7 @@ from starlette.responses import Response
 from servelab.content.loader import Course
 from servelab.db.models.grading import Submission
 from servelab.grading import service
+from servelab.listing import bounded_join
 from servelab.web.deps import CsrfProtected, CurrentUser, SessionDep
 from servelab.web.routes.grading_common import (
     LoggedIn,
@@ -30,6 +31,7 @@ from servelab.web.routes.grading_common import (
 )
 
 router = APIRouter()
+_SHOWN = 80  # characters of a field path quoted back (the learner chose the file names)
 
 
 class ApiSubmission(BaseModel):
@@ -41,8 +43,11 @@ class ApiSubmission(BaseModel):
     files: dict[str, str] = Field(min_length=1, max_length=500)
 
 
-def _api_error(message: str, status_code: int) -> JSONResponse:
-    return JSONResponse({"detail": message}, status_code=status_code)
+def _api_error(
+    message: str, status_code: int, *, retry_after_seconds: int | None = None
+) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after_seconds)} if retry_after_seconds else None
+    return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
 
 
 _API_SUBMIT_BODY = {
@@ -82,9 +87,12 @@ async def api_submit(request: Request, user: CurrentUser, db: SessionDep) -> Res
             try:
                 body = ApiSubmission.model_validate_json(await request.body())
             except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                    for e in exc.errors()
+                problems = bounded_join(
+                    [
+                        f"{'.'.join(str(p) for p in e['loc'])[:_SHOWN] or 'body'}: {e['msg']}"
+                        for e in exc.errors()
+                    ],
+                    "; ",
                 )
                 return _api_error(f"Invalid submission body: {problems}", 422)
             submission = await run_in_threadpool(
@@ -117,7 +125,7 @@ async def api_submit(request: Request, user: CurrentUser, db: SessionDep) -> Res
                 415,
             )
     except service.SubmissionRefused as exc:
-        return _api_error(exc.message, exc.status_code)
+        return _api_error(exc.message, exc.status_code, retry_after_seconds=exc.retry_after_seconds)
     wake_workers(request)
     return JSONResponse(
         _api_view(db, course, submission),
