@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from servelab.content.loader import load_course
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.pipeline import GradeOutcome
-from servelab.grading.results import CheckStatus, ResultDocument, TestResult
+from servelab.grading.results import CheckStatus, Part, ResultDocument, TestResult
 from servelab.grading.selftest import (
     Candidate,
     Kind,
@@ -65,6 +65,37 @@ def test_mutant_must_fail_exactly_its_declared_checks() -> None:
     assert extra.surprises == ["failed undeclared checks: test_c"]
     typo = judge(_mutant("test_z"), _graded())
     assert "does not have: test_z" in typo.surprises[0]
+
+
+def _split(final_failed: tuple[str, ...], feedback_failed: tuple[str, ...]) -> GradeOutcome:
+    """Checks test_b and test_c read hidden data: each ran on the final and the feedback part."""
+
+    def check(name: str, part: Part | None, failed: tuple[str, ...]) -> TestResult:
+        return TestResult(
+            name=name,
+            nodeid=f"test_x.py::{name}",
+            max_score=1,
+            score=0 if name in failed else 1,
+            status=CheckStatus.FAILED if name in failed else CheckStatus.PASSED,
+            part=part,
+        )
+
+    tests = [check("test_a", None, final_failed)]
+    tests += [check(n, Part.FINAL, final_failed) for n in ("test_b", "test_c")]
+    feedback = [check(n, Part.FEEDBACK, feedback_failed) for n in ("test_b", "test_c")]
+    doc = ResultDocument(tests=tests, feedback_tests=feedback).with_totals()
+    return GradeOutcome(SubmissionStatus.GRADED, result=doc)
+
+
+def test_with_split_hidden_data_each_part_must_judge_the_same_way() -> None:
+    """A mutant must fail its checks on the feedback part too, and the reference pass both:
+    a part too small to tell them apart is a grader bug the self-test reports."""
+    assert judge(_mutant("test_b"), _split(("test_b",), ("test_b",))).ok
+    verdict = judge(_mutant("test_b"), _split(("test_b",), ()))
+    assert verdict.surprises == ["on the feedback part: passed checks it must fail: test_b"]
+    reference = Candidate("solution", Kind.REFERENCE, Path("."))
+    assert judge(reference, _split((), ())).ok
+    assert not judge(reference, _split((), ("test_c",))).ok
 
 
 def test_mutant_declared_to_fail_before_grading() -> None:

@@ -190,6 +190,13 @@ def judge(candidate: Candidate, outcome: GradeOutcome, seconds: float = 0.0) -> 
         if result.suite_errors:
             surprises.append(f"the suite itself reported errors: {result.suite_errors[0][:200]}")
         surprises += _check_surprises(candidate, result, failed)
+        if result.feedback_tests:  # split hidden data: each part must judge the same way
+            part = result.model_copy(update={"tests": result.feedback_part()}).with_totals()
+            part_failed = [check_id(t.nodeid) for t in part.tests if t.status != "passed"]
+            surprises += [
+                f"on the feedback part: {surprise}"
+                for surprise in _check_surprises(candidate, part, part_failed)
+            ]
     return Verdict(
         candidate=candidate,
         status=outcome.status,
