@@ -1,0 +1,553 @@
+"""The hidden suite's HTTP client for a learner's service: bounded in time, bytes and headers.
+
+A learner's service is hostile. httpx on its own times out per read (a service that drips a
+byte a second, or sends endless `100 Continue` lines, never trips it), decodes gzip without a
+limit (2.5 KB of gzip of gzip inflates to 1 GiB) and keeps every cookie it is sent. Here:
+
+- every request has a total deadline: a network backend for httpcore bounds each socket
+  operation by min(its own timeout, the time left before the request's deadline);
+- the grader asks for `Accept-Encoding: identity`; gzip or deflate sent anyway is decoded by
+  a streaming decoder capped at the body limit (counted after every layer), anything else is
+  refused; httpx never sees a Content-Encoding, so it never decodes on its own;
+- response headers are bounded in count and size, Set-Cookie headers are dropped;
+- after repeated timeouts, requests fail at once (a hung service costs two deadlines, not one
+  per remaining request).
+
+Exception messages never quote the service (grader code may show them to learners).
+"""
+
+from __future__ import annotations
+
+import math
+import select
+import socket
+import ssl
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+
+import httpcore
+import httpx
+
+
+class Problem(StrEnum):
+    """What a service did to a request; the plugin explains it to the learner."""
+
+    TIMED_OUT = "timed_out"  # no byte within the per-read timeout, or the breaker is open
+    DEADLINE = "deadline"  # bytes kept coming, too slowly: the request's deadline passed
+    OUT_OF_TIME = "out_of_time"  # the suite's time budget ran out during the request
+    TOO_LARGE = "too_large"  # the body was over the limit (counted after decoding)
+    ENCODING = "encoding"  # a content encoding the grader does not decode
+    HEADERS = "headers"  # too many or too large response headers
+    UNREACHABLE = "unreachable"  # could not connect, or the connection broke
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    deadline_seconds: float = 10.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_headers: int = 100
+    max_header_bytes: int = 64 * 1024
+    max_timeouts_in_a_row: int = 2
+    max_encoding_layers: int = 4
+
+
+class DeadlineExceeded(httpx.ReadTimeout):
+    """The request's total deadline passed (the answer came too slowly, or never ended)."""
+
+
+class ResponseTooLarge(httpx.RemoteProtocolError):
+    """The response body was over the limit, counted after decoding."""
+
+
+class HeadersTooLarge(httpx.RemoteProtocolError):
+    """The response had too many or too large headers."""
+
+
+class EncodingRefused(httpx.DecodingError):
+    """The response used a content encoding the grader does not decode, or was corrupt."""
+
+
+_DECODED = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
+_NAMED = {"br", "zstd", "compress", "x-compress"}  # known names we may quote in messages
+_READ_STEP = 64 * 1024
+
+
+# --- the network backend: every socket operation bounded by the request's deadline -------
+
+
+class _DeadlinePassed(httpcore.ReadTimeout):
+    pass
+
+
+class _Deadline(threading.local):
+    at: float = math.inf
+    received: int = 0  # bytes read for the current request (0: the service never answered)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's sync backend, with each operation cut to the calling thread's deadline."""
+
+    def __init__(self) -> None:
+        self.deadline = _Deadline()
+
+    def bound(self, timeout: float | None) -> tuple[float, bool]:
+        """Seconds this operation may take, and whether the deadline (not `timeout`) set it."""
+        left = self.deadline.at - time.monotonic()
+        if left <= 0:
+            raise _DeadlinePassed("the request's deadline passed")
+        if timeout is None or left <= timeout:
+            return left, True
+        return timeout, False
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        seconds, _ = self.bound(timeout)
+        try:
+            sock = socket.create_connection((host, port), seconds)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _DeadlineStream(sock, self)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        seconds, _ = self.bound(timeout)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(seconds)
+            sock.connect(path)
+        except TimeoutError as exc:
+            sock.close()
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            sock.close()
+            raise httpcore.ConnectError(str(exc)) from exc
+        return _DeadlineStream(sock, self)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(min(seconds, max(0.0, self.deadline.at - time.monotonic())))
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, sock: socket.socket, backend: DeadlineBackend) -> None:
+        self._sock = sock
+        self._backend = backend
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        seconds, by_deadline = self._backend.bound(timeout)
+        try:
+            self._sock.settimeout(seconds)
+            data = self._sock.recv(max_bytes)
+        except TimeoutError as exc:
+            raise (_DeadlinePassed if by_deadline else httpcore.ReadTimeout)(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+        self._backend.deadline.received += len(data)
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        view = memoryview(buffer)
+        while view:
+            seconds, by_deadline = self._backend.bound(timeout)
+            try:
+                self._sock.settimeout(seconds)
+                sent = self._sock.send(view[:_READ_STEP])
+            except TimeoutError as exc:
+                kind = _DeadlinePassed if by_deadline else httpcore.WriteTimeout
+                raise kind(str(exc)) from exc
+            except OSError as exc:
+                raise httpcore.WriteError(str(exc)) from exc
+            view = view[sent:]
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        seconds, _ = self._backend.bound(timeout)
+        try:
+            self._sock.settimeout(seconds)
+            wrapped = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        return _DeadlineStream(wrapped, self._backend)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "socket":
+            return self._sock
+        if info == "is_readable":  # an idle kept-alive connection the server closed
+            poller = select.poll()
+            poller.register(self._sock, select.POLLIN)
+            return bool(poller.poll(0))
+        if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
+            return self._sock._sslobj  # type: ignore[attr-defined]
+        return None
+
+
+# --- mapping httpcore's errors to httpx's, noting what the service did -------------------
+
+_HTTPCORE_TO_HTTPX: list[tuple[type[Exception], type[httpx.TransportError]]] = [
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+]
+
+
+class _Session:
+    """State shared by the transport and its response bodies: problems and the breaker."""
+
+    def __init__(
+        self,
+        limits: ServiceLimits,
+        on_problem: Callable[[Problem], None],
+        backend: DeadlineBackend,
+    ) -> None:
+        self.limits = limits
+        self.backend = backend
+        self.on_problem = on_problem
+        self.timeouts_in_a_row = 0
+        self.budget_cut = threading.local()
+
+    def translate(self, exc: Exception) -> httpx.HTTPError:
+        """The httpx error for an httpcore one (or any other), with its problem noted."""
+        if isinstance(exc, _DeadlinePassed):
+            self.timeouts_in_a_row += 1
+            if getattr(self.budget_cut, "active", False):
+                self.on_problem(Problem.OUT_OF_TIME)
+                return DeadlineExceeded("the suite's time budget ended during the request")
+            if self.backend.deadline.received == 0:
+                self.on_problem(Problem.TIMED_OUT)
+                return httpx.ReadTimeout("the service did not answer within the deadline")
+            self.on_problem(Problem.DEADLINE)
+            return DeadlineExceeded("the service did not finish answering within the deadline")
+        if isinstance(exc, httpcore.TimeoutException):
+            self.timeouts_in_a_row += 1
+            self.on_problem(Problem.TIMED_OUT)
+        elif isinstance(exc, httpcore.RemoteProtocolError) and "too long" in str(exc):
+            self.on_problem(Problem.HEADERS)  # h11's limit on one incomplete event (100 KB)
+            return HeadersTooLarge("the service sent response headers over h11's size limit")
+        elif isinstance(exc, httpcore.NetworkError | httpcore.RemoteProtocolError):
+            self.on_problem(Problem.UNREACHABLE)
+        # h11 quotes the offending bytes in protocol errors: never pass them on
+        message = (
+            "the service's answer was cut off or was not valid HTTP"
+            if isinstance(exc, httpcore.ProtocolError)
+            else str(exc)
+        )
+        for core, mapped in _HTTPCORE_TO_HTTPX:
+            if isinstance(exc, core):
+                return mapped(message)
+        return httpx.TransportError(message)
+
+
+# --- response bodies: deadline, decoding, cap ---------------------------------------------
+
+
+def _inflate(chunks: Iterator[bytes], encoding: str, limit: int) -> Iterator[bytes]:
+    """Undo one gzip or deflate layer, never holding or yielding more than `limit` bytes."""
+    decoder: Any = None
+    produced = 0
+    for chunk in chunks:
+        data = chunk
+        while data:
+            if decoder is None:
+                decoder = zlib.decompressobj(_wbits(encoding, data))
+            try:
+                out = decoder.decompress(data, _READ_STEP)
+            except zlib.error as exc:
+                raise EncodingRefused(f"the service sent corrupt {encoding} data") from exc
+            produced += len(out)
+            if produced > limit:
+                raise ResponseTooLarge(_too_large(limit, decoded=True))
+            if out:
+                yield out
+            data = decoder.unconsumed_tail
+            if not data and decoder.eof:
+                data, decoder = decoder.unused_data, None  # gzip allows several members
+                if encoding == "deflate":
+                    data = b""
+    while decoder is not None:  # output zlib still holds once the input is consumed
+        out = decoder.decompress(b"", _READ_STEP)
+        if not out:
+            break
+        produced += len(out)
+        if produced > limit:
+            raise ResponseTooLarge(_too_large(limit, decoded=True))
+        yield out
+
+
+def _wbits(encoding: str, first: bytes) -> int:
+    if encoding == "gzip":
+        return 16 + zlib.MAX_WBITS
+    # "deflate" should be zlib-wrapped; some servers send raw deflate
+    zlib_header = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+    return zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
+
+
+def _too_large(limit: int, *, decoded: bool) -> str:
+    size = f"{limit / (1024 * 1024):g} MB"
+    return f"the service sent a response body over {size}" + (
+        " once decompressed" if decoded else ""
+    )
+
+
+class _GuardedBody(httpx.SyncByteStream):
+    def __init__(
+        self,
+        core: Any,
+        *,
+        session: _Session,
+        backend: DeadlineBackend,
+        deadline: tuple[float, bool],
+        encodings: list[str],
+    ) -> None:
+        self._core = core
+        self._session = session
+        self._backend = backend
+        self._deadline = deadline
+        self._encodings = encodings
+
+    def _raw(self) -> Iterator[bytes]:
+        chunks = iter(self._core)
+        while True:
+            self._backend.deadline.at, self._session.budget_cut.active = self._deadline
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise self._session.translate(exc) from exc
+            yield chunk
+
+    def __iter__(self) -> Iterator[bytes]:
+        limit = self._session.limits.max_body_bytes
+        stream = self._raw()
+        layers = list(reversed(self._encodings))  # the last encoding applied is undone first
+        for index, encoding in enumerate(layers):
+            inner = index < len(layers) - 1  # may legitimately be a little over the limit
+            stream = _inflate(stream, encoding, limit + limit // 50 + 65536 if inner else limit)
+        seen = 0
+        try:
+            for chunk in stream:
+                seen += len(chunk)
+                if seen > limit:
+                    raise ResponseTooLarge(_too_large(limit, decoded=bool(layers)))
+                yield chunk
+        except ResponseTooLarge:
+            self._session.on_problem(Problem.TOO_LARGE)
+            raise
+        except EncodingRefused:
+            self._session.on_problem(Problem.ENCODING)
+            raise
+        self._session.timeouts_in_a_row = 0  # a whole answer arrived in time
+
+    def close(self) -> None:
+        self._core.close()
+
+
+# --- the transport ----------------------------------------------------------------------
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport to one service (Unix socket or TCP) with the guard rails above.
+
+    `time_left()` is what remains of the suite's time budget (math.inf without one): each
+    request's deadline is min(limits.deadline_seconds, time_left()).
+    """
+
+    def __init__(
+        self,
+        *,
+        uds: str | None = None,
+        limits: ServiceLimits | None = None,
+        time_left: Callable[[], float] = lambda: math.inf,
+        on_problem: Callable[[Problem], None] = lambda problem: None,
+    ) -> None:
+        self._limits = limits or ServiceLimits()
+        self._backend = DeadlineBackend()
+        self._session = _Session(self._limits, on_problem, self._backend)
+        self._time_left = time_left
+        self._pool = httpcore.ConnectionPool(
+            max_connections=10,
+            max_keepalive_connections=10,
+            keepalive_expiry=5.0,
+            uds=uds,
+            network_backend=self._backend,
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        session, limits = self._session, self._limits
+        if session.timeouts_in_a_row >= limits.max_timeouts_in_a_row:
+            session.on_problem(Problem.TIMED_OUT)
+            raise httpx.ReadTimeout(
+                "the service stopped answering (it timed out repeatedly); not waiting again",
+                request=request,
+            )
+        budget = self._time_left()
+        if budget <= 0:
+            session.on_problem(Problem.OUT_OF_TIME)
+            raise DeadlineExceeded("the suite's time budget is used up", request=request)
+        seconds = min(limits.deadline_seconds, budget)
+        deadline = (time.monotonic() + seconds, seconds < limits.deadline_seconds)
+        self._backend.deadline.at, session.budget_cut.active = deadline
+        self._backend.deadline.received = 0
+        request.headers["Accept-Encoding"] = "identity"
+        timeouts = {
+            key: seconds if value is None else min(value, seconds)
+            for key, value in request.extensions.get("timeout", {}).items()
+        }
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,  # type: ignore[arg-type]
+            extensions={**request.extensions, "timeout": timeouts},
+        )
+        try:
+            core = self._pool.handle_request(core_request)
+        except Exception as exc:
+            raise session.translate(exc) from exc
+        try:
+            headers, encodings = self._checked_headers(core.headers)
+        except httpx.HTTPError:
+            core.close()
+            raise
+        return httpx.Response(
+            status_code=core.status,
+            headers=headers,
+            stream=_GuardedBody(
+                core.stream,
+                session=session,
+                backend=self._backend,
+                deadline=deadline,
+                encodings=encodings,
+            ),
+            extensions=core.extensions,
+            request=request,
+        )
+
+    def _checked_headers(
+        self, raw: list[tuple[bytes, bytes]]
+    ) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+        """Headers httpx may see (no cookies, no encodings) and the encodings to undo."""
+        limits = self._limits
+        size = sum(len(name) + len(value) for name, value in raw)
+        if len(raw) > limits.max_headers or size > limits.max_header_bytes:
+            self._session.on_problem(Problem.HEADERS)
+            raise HeadersTooLarge(
+                f"the service sent {len(raw)} response headers ({size} bytes); the grader "
+                f"accepts at most {limits.max_headers} headers of {limits.max_header_bytes} bytes"
+            )
+        kept: list[tuple[bytes, bytes]] = []
+        encodings: list[str] = []
+        length: tuple[bytes, bytes] | None = None
+        for name, value in raw:
+            lower = name.lower()
+            if lower == b"set-cookie":
+                continue
+            if lower == b"content-encoding":
+                text = value.decode("latin-1").lower()
+                encodings += [
+                    e.strip() for e in text.split(",") if e.strip() not in ("", "identity")
+                ]
+                continue
+            if lower == b"content-length":
+                length = (name, value)
+                continue
+            kept.append((name, value))
+        self._check_encodings(encodings)
+        if length is not None and not encodings:
+            if length[1].strip().isdigit() and int(length[1]) > limits.max_body_bytes:
+                self._session.on_problem(Problem.TOO_LARGE)
+                raise ResponseTooLarge(_too_large(limits.max_body_bytes, decoded=False))
+            kept.append(length)
+        return kept, [_DECODED[e] for e in encodings]
+
+    def _check_encodings(self, encodings: list[str]) -> None:
+        unknown = [e for e in encodings if e not in _DECODED]
+        if not unknown and len(encodings) <= self._limits.max_encoding_layers:
+            return
+        self._session.on_problem(Problem.ENCODING)
+        if unknown:
+            named = ", ".join(e if e in _NAMED else "an unknown encoding" for e in unknown)
+            raise EncodingRefused(
+                f"the service answered with Content-Encoding {named}, which the grader does not "
+                "decode (it asks for Accept-Encoding: identity)"
+            )
+        raise EncodingRefused(
+            f"the service compressed its answer {len(encodings)} times; the grader decodes at "
+            f"most {self._limits.max_encoding_layers} layers"
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class _NoCookies(DefaultCookiePolicy):
+    """A cookie policy that neither keeps nor sends a cookie."""
+
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+
+def service_client(
+    *,
+    uds: str | None = None,
+    base_url: str = "http://service",
+    limits: ServiceLimits | None = None,
+    time_left: Callable[[], float] = lambda: math.inf,
+    on_problem: Callable[[Problem], None] = lambda problem: None,
+) -> httpx.Client:
+    """An httpx.Client for a learner's service (a Unix socket, or a TCP base_url)."""
+    limits = limits or ServiceLimits()
+    transport = GuardedTransport(uds=uds, limits=limits, time_left=time_left, on_problem=on_problem)
+    return httpx.Client(
+        transport=transport,
+        base_url=base_url,
+        timeout=httpx.Timeout(limits.deadline_seconds),
+        cookies=CookieJar(policy=_NoCookies()),
+        follow_redirects=False,
+        trust_env=False,
+    )
