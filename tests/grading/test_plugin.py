@@ -58,6 +58,11 @@ def test_setup_error(broken):
     pass
 
 
+def test_rounded_tables():
+    record_table("Default", [{"auc": 0.123456, "n": np.int64(3), "f": np.float32(0.98765)}])
+    record_table("Three digits", [{"auc": 0.123456, "label": "a" * 5000}], digits=3)
+
+
 @pytest.mark.visibility("after_due")
 @pytest.mark.parametrize("x", [1, 2])
 def test_parametrized(service, x):
@@ -112,6 +117,7 @@ def test_result_document_from_a_suite(tmp_path: Path, socket_path: Path) -> None
         "Setup error",
         "Parametrized [1]",
         "Parametrized [2]",
+        "Rounded tables",
     }
     fb = tests["Prediction matches the hidden target"]
     assert (fb.status, fb.score, fb.max_score, fb.category) == ("failed", 0, 3, "baseline")
@@ -128,7 +134,11 @@ def test_result_document_from_a_suite(tmp_path: Path, socket_path: Path) -> None
     assert (hidden.status, hidden.score, hidden.visibility) == ("passed", 1, "hidden")
     assert tests["Setup error"].status == CheckStatus.ERROR
     assert tests["Parametrized [2]"].visibility == "after_due"
-    assert (doc.score, doc.max_score) == (3, 8)
+    assert (doc.score, doc.max_score) == (4, 9)
+    default, three = tests["Rounded tables"].tables
+    assert default.rows == [{"auc": 0.12, "n": 3, "f": 0.99}]  # learners see rounded metrics
+    assert three.rows[0]["auc"] == 0.123
+    assert len(three.rows[0]["label"]) <= 200
 
 
 def test_learners_never_see_raw_assertions_or_hidden_values(

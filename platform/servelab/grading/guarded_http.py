@@ -5,10 +5,11 @@ byte a second, or sends endless `100 Continue` lines, never trips it), decodes g
 limit (2.5 KB of gzip of gzip inflates to 1 GiB) and keeps every cookie it is sent. Here:
 
 - every request has a total deadline: a network backend for httpcore bounds each socket
-  operation by min(its own timeout, the time left before the request's deadline);
+  operation by min(its own timeout, the time left before the request's deadline)
+  (http_deadline);
 - the grader asks for `Accept-Encoding: identity`; gzip or deflate sent anyway is decoded by
-  a streaming decoder capped at the body limit (counted after every layer), anything else is
-  refused; httpx never sees a Content-Encoding, so it never decodes on its own;
+  a streaming decoder capped at the body limit, counted after every layer (http_decoding),
+  anything else is refused; httpx never sees a Content-Encoding, so never decodes on its own;
 - response headers are bounded in count and size, Set-Cookie headers are dropped;
 - after repeated timeouts, requests fail at once (a hung service costs two deadlines, not one
   per remaining request).
@@ -19,13 +20,9 @@ Exception messages never quote the service (grader code may show them to learner
 from __future__ import annotations
 
 import math
-import select
-import socket
-import ssl
 import threading
 import time
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -33,6 +30,25 @@ from typing import Any
 
 import httpcore
 import httpx
+
+from servelab.grading.http_deadline import DeadlineBackend, DeadlinePassed
+from servelab.grading.http_decoding import (
+    EncodingRefused,
+    ResponseTooLarge,
+    inflate,
+    too_large_message,
+)
+
+__all__ = [
+    "DeadlineExceeded",
+    "EncodingRefused",
+    "GuardedTransport",
+    "HeadersTooLarge",
+    "Problem",
+    "ResponseTooLarge",
+    "ServiceLimits",
+    "service_client",
+]
 
 
 class Problem(StrEnum):
@@ -61,151 +77,12 @@ class DeadlineExceeded(httpx.ReadTimeout):
     """The request's total deadline passed (the answer came too slowly, or never ended)."""
 
 
-class ResponseTooLarge(httpx.RemoteProtocolError):
-    """The response body was over the limit, counted after decoding."""
-
-
 class HeadersTooLarge(httpx.RemoteProtocolError):
     """The response had too many or too large headers."""
 
 
-class EncodingRefused(httpx.DecodingError):
-    """The response used a content encoding the grader does not decode, or was corrupt."""
-
-
 _DECODED = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
 _NAMED = {"br", "zstd", "compress", "x-compress"}  # known names we may quote in messages
-_READ_STEP = 64 * 1024
-
-
-# --- the network backend: every socket operation bounded by the request's deadline -------
-
-
-class _DeadlinePassed(httpcore.ReadTimeout):
-    pass
-
-
-class _Deadline(threading.local):
-    at: float = math.inf
-    received: int = 0  # bytes read for the current request (0: the service never answered)
-
-
-class DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's sync backend, with each operation cut to the calling thread's deadline."""
-
-    def __init__(self) -> None:
-        self.deadline = _Deadline()
-
-    def bound(self, timeout: float | None) -> tuple[float, bool]:
-        """Seconds this operation may take, and whether the deadline (not `timeout`) set it."""
-        left = self.deadline.at - time.monotonic()
-        if left <= 0:
-            raise _DeadlinePassed("the request's deadline passed")
-        if timeout is None or left <= timeout:
-            return left, True
-        return timeout, False
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        seconds, _ = self.bound(timeout)
-        try:
-            sock = socket.create_connection((host, port), seconds)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return _DeadlineStream(sock, self)
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        seconds, _ = self.bound(timeout)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(seconds)
-            sock.connect(path)
-        except TimeoutError as exc:
-            sock.close()
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            sock.close()
-            raise httpcore.ConnectError(str(exc)) from exc
-        return _DeadlineStream(sock, self)
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(min(seconds, max(0.0, self.deadline.at - time.monotonic())))
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, sock: socket.socket, backend: DeadlineBackend) -> None:
-        self._sock = sock
-        self._backend = backend
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        seconds, by_deadline = self._backend.bound(timeout)
-        try:
-            self._sock.settimeout(seconds)
-            data = self._sock.recv(max_bytes)
-        except TimeoutError as exc:
-            raise (_DeadlinePassed if by_deadline else httpcore.ReadTimeout)(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ReadError(str(exc)) from exc
-        self._backend.deadline.received += len(data)
-        return data
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        view = memoryview(buffer)
-        while view:
-            seconds, by_deadline = self._backend.bound(timeout)
-            try:
-                self._sock.settimeout(seconds)
-                sent = self._sock.send(view[:_READ_STEP])
-            except TimeoutError as exc:
-                kind = _DeadlinePassed if by_deadline else httpcore.WriteTimeout
-                raise kind(str(exc)) from exc
-            except OSError as exc:
-                raise httpcore.WriteError(str(exc)) from exc
-            view = view[sent:]
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        seconds, _ = self._backend.bound(timeout)
-        try:
-            self._sock.settimeout(seconds)
-            wrapped = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        return _DeadlineStream(wrapped, self._backend)
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "socket":
-            return self._sock
-        if info == "is_readable":  # an idle kept-alive connection the server closed
-            poller = select.poll()
-            poller.register(self._sock, select.POLLIN)
-            return bool(poller.poll(0))
-        if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
-            return self._sock._sslobj  # type: ignore[attr-defined]
-        return None
 
 
 # --- mapping httpcore's errors to httpx's, noting what the service did -------------------
@@ -244,7 +121,7 @@ class _Session:
 
     def translate(self, exc: Exception) -> httpx.HTTPError:
         """The httpx error for an httpcore one (or any other), with its problem noted."""
-        if isinstance(exc, _DeadlinePassed):
+        if isinstance(exc, DeadlinePassed):
             self.timeouts_in_a_row += 1
             if getattr(self.budget_cut, "active", False):
                 self.on_problem(Problem.OUT_OF_TIME)
@@ -275,54 +152,6 @@ class _Session:
 
 
 # --- response bodies: deadline, decoding, cap ---------------------------------------------
-
-
-def _inflate(chunks: Iterator[bytes], encoding: str, limit: int) -> Iterator[bytes]:
-    """Undo one gzip or deflate layer, never holding or yielding more than `limit` bytes."""
-    decoder: Any = None
-    produced = 0
-    for chunk in chunks:
-        data = chunk
-        while data:
-            if decoder is None:
-                decoder = zlib.decompressobj(_wbits(encoding, data))
-            try:
-                out = decoder.decompress(data, _READ_STEP)
-            except zlib.error as exc:
-                raise EncodingRefused(f"the service sent corrupt {encoding} data") from exc
-            produced += len(out)
-            if produced > limit:
-                raise ResponseTooLarge(_too_large(limit, decoded=True))
-            if out:
-                yield out
-            data = decoder.unconsumed_tail
-            if not data and decoder.eof:
-                data, decoder = decoder.unused_data, None  # gzip allows several members
-                if encoding == "deflate":
-                    data = b""
-    while decoder is not None:  # output zlib still holds once the input is consumed
-        out = decoder.decompress(b"", _READ_STEP)
-        if not out:
-            break
-        produced += len(out)
-        if produced > limit:
-            raise ResponseTooLarge(_too_large(limit, decoded=True))
-        yield out
-
-
-def _wbits(encoding: str, first: bytes) -> int:
-    if encoding == "gzip":
-        return 16 + zlib.MAX_WBITS
-    # "deflate" should be zlib-wrapped; some servers send raw deflate
-    zlib_header = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
-    return zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
-
-
-def _too_large(limit: int, *, decoded: bool) -> str:
-    size = f"{limit / (1024 * 1024):g} MB"
-    return f"the service sent a response body over {size}" + (
-        " once decompressed" if decoded else ""
-    )
 
 
 class _GuardedBody(httpx.SyncByteStream):
@@ -359,13 +188,13 @@ class _GuardedBody(httpx.SyncByteStream):
         layers = list(reversed(self._encodings))  # the last encoding applied is undone first
         for index, encoding in enumerate(layers):
             inner = index < len(layers) - 1  # may legitimately be a little over the limit
-            stream = _inflate(stream, encoding, limit + limit // 50 + 65536 if inner else limit)
+            stream = inflate(stream, encoding, limit + limit // 50 + 65536 if inner else limit)
         seen = 0
         try:
             for chunk in stream:
                 seen += len(chunk)
                 if seen > limit:
-                    raise ResponseTooLarge(_too_large(limit, decoded=bool(layers)))
+                    raise ResponseTooLarge(too_large_message(limit, decoded=bool(layers)))
                 yield chunk
         except ResponseTooLarge:
             self._session.on_problem(Problem.TOO_LARGE)
@@ -498,7 +327,7 @@ class GuardedTransport(httpx.BaseTransport):
         if length is not None and not encodings:
             if length[1].strip().isdigit() and int(length[1]) > limits.max_body_bytes:
                 self._session.on_problem(Problem.TOO_LARGE)
-                raise ResponseTooLarge(_too_large(limits.max_body_bytes, decoded=False))
+                raise ResponseTooLarge(too_large_message(limits.max_body_bytes, decoded=False))
             kept.append(length)
         return kept, [_DECODED[e] for e in encodings]
 

@@ -12,7 +12,6 @@ the suite goes and at its end; `--servelab-time-budget` bounds the suite's time 
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 
 from servelab.content.exercise import Exercise, load_exercise
 from servelab.grading.budget import CheckGuard, TimeBudget
+from servelab.grading.checks import check_for, hidden_parts
 from servelab.grading.fit import DocumentWriter
 from servelab.grading.guarded_http import Problem, ServiceLimits, service_client
 from servelab.grading.redact import Fingerprint, Redactor
@@ -41,13 +41,11 @@ from servelab.grading.results import (
     MAX_TABLE_ROWS,
     CheckStatus,
     Part,
-    Visibility,
 )
 
-DEFAULT_POINTS = 1.0
-DEFAULT_CATEGORY = "general"
 MAX_NOTES = 20
 MAX_TABLES = 10
+MAX_COLUMNS = 50
 MAX_LEADERBOARD = 100
 _ANCHOR_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -97,7 +95,10 @@ def record_table(name: str, rows: list[dict[str, Any]], *, digits: int = 2) -> N
     if len(check.tables) >= MAX_TABLES:
         return
     cleaned = [
-        {cap_text(str(k), RAW_SHORT_CHARS): _cell(v, digits) for k, v in row.items()}
+        {
+            cap_text(str(k), RAW_SHORT_CHARS): _cell(v, digits)
+            for k, v in list(row.items())[:MAX_COLUMNS]
+        }
         for row in rows[:MAX_TABLE_ROWS]
     ]
     check.tables.append(RawTable(cap_text(str(name), RAW_SHORT_CHARS), cleaned))
@@ -110,8 +111,9 @@ def record_leaderboard(name: str, value: float | str, *, order: str = "desc") ->
     if not isinstance(value, int | float):
         value = cap_text(str(value), RAW_SHORT_CHARS)
     if len(_State.leaderboard) < MAX_LEADERBOARD:
-        entry = RawEntry(cap_text(str(name), RAW_SHORT_CHARS), value, order)  # type: ignore[arg-type]
-        _State.leaderboard.append(entry)
+        ascending = order == "asc"
+        name = cap_text(str(name), RAW_SHORT_CHARS)
+        _State.leaderboard.append(RawEntry(name, value, "asc" if ascending else "desc"))
 
 
 # --- options, markers, fixtures -------------------------------------------------------------
@@ -147,7 +149,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     _State.current = None
     _State.leaderboard = []
-    _parts(config)  # a wrong --servelab-hidden-parts is a usage error before collection
+    hidden_parts(config)  # a wrong --servelab-hidden-parts is a usage error before collection
     # Always tracks the running check (so feedback() works when authors run a suite by hand);
     # writes the result document only with --servelab-results.
     config.pluginmanager.register(_ResultCollector(config), "servelab-results")
@@ -159,22 +161,9 @@ def _collector(config: pytest.Config) -> _ResultCollector:
     return plugin
 
 
-def _parts(config: pytest.Config) -> list[Part]:
-    raw = config.getoption("servelab_hidden_parts", None)
-    names = [name.strip() for name in (raw or "").split(",") if name.strip()]
-    try:
-        parts = [Part(name) for name in names]
-    except ValueError:
-        allowed = ", ".join(p.value for p in Part)
-        raise pytest.UsageError(f"--servelab-hidden-parts takes {allowed}; got {raw!r}") from None
-    if len(set(parts)) != len(parts):
-        raise pytest.UsageError(f"--servelab-hidden-parts names a part twice: {raw!r}")
-    return sorted(parts, key=lambda part: part != Part.FINAL)  # the grade's part first
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """With split hidden data, every check that reads hidden data runs once per part."""
-    parts = _parts(metafunc.config)
+    parts = hidden_parts(metafunc.config)
     if parts and "hidden_data" in metafunc.fixturenames:
         values = [part.value for part in parts]
         metafunc.parametrize("hidden_data", values, indirect=True, scope="session", ids=values)
@@ -229,7 +218,7 @@ def hidden_data(
     part = getattr(request, "param", None)
     if part is not None:
         folder = folder / Part(part).value
-    elif _parts(pytestconfig):
+    elif hidden_parts(pytestconfig):
         raise RuntimeError(
             "with split hidden data, take hidden_data as a fixture argument (it is "
             "parametrized per part), not through request.getfixturevalue()"
@@ -249,80 +238,6 @@ def exercise(pytestconfig: pytest.Config) -> Exercise:
     """The validated exercise.toml settings."""
     folder = _dir_option(pytestconfig, "servelab_exercise_dir", "--servelab-exercise-dir")
     return load_exercise(folder / "exercise.toml")
-
-
-# --- what a collected item is as a check -----------------------------------------------------
-
-
-def _marker_arg(item: pytest.Item, name: str) -> Any:
-    marker = item.get_closest_marker(name)
-    if marker is None:
-        return None
-    if len(marker.args) != 1 or marker.kwargs:
-        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{name} takes exactly one argument")
-    return marker.args[0]
-
-
-def _without_part(item: pytest.Item, part: Part | None) -> tuple[str, str | None]:
-    """The node id and parameter id with the hidden-data part removed (`test_y[a-final]` is
-    `test_y[a]`): both parts of a check share one id, which the self-test matches."""
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return item.nodeid, None
-    full = callspec.id
-    rest = full
-    if part is not None:
-        p = part.value
-        if full == p:
-            rest = ""
-        elif full.endswith(f"-{p}"):
-            rest = full[: -len(p) - 1]
-        elif full.startswith(f"{p}-"):
-            rest = full[len(p) + 1 :]
-        else:
-            rest = full.replace(f"-{p}-", "-", 1)
-    base = item.nodeid.removesuffix(f"[{full}]")
-    return (f"{base}[{rest}]" if rest else base), (rest or None)
-
-
-def _check_for(item: pytest.Item) -> CheckRecord:
-    points = _marker_arg(item, "points")
-    points = DEFAULT_POINTS if points is None else points
-    if isinstance(points, bool) or not isinstance(points, int | float) or points < 0:
-        raise pytest.UsageError(f"{item.nodeid}: points must be a number >= 0, got {points!r}")
-    category = _marker_arg(item, "category") or DEFAULT_CATEGORY
-    if not isinstance(category, str):
-        raise pytest.UsageError(f"{item.nodeid}: category must be a string")
-    raw_visibility = _marker_arg(item, "visibility") or Visibility.VISIBLE
-    try:
-        visibility = Visibility(raw_visibility)
-    except ValueError:
-        allowed = ", ".join(v.value for v in Visibility)
-        raise pytest.UsageError(
-            f"{item.nodeid}: visibility must be one of {allowed}, got {raw_visibility!r}"
-        ) from None
-    callspec = getattr(item, "callspec", None)
-    params = getattr(callspec, "params", {})
-    part = Part(params["hidden_data"]) if _parts(item.config) and "hidden_data" in params else None
-    nodeid, param_id = _without_part(item, part)
-    return CheckRecord(
-        nodeid=nodeid,
-        name=_check_name(item, param_id),
-        points=float(points),
-        category=category,
-        visibility=visibility,
-        part=part,
-    )
-
-
-def _check_name(item: pytest.Item, param_id: str | None) -> str:
-    function = getattr(item, "function", None)
-    doc = (getattr(function, "__doc__", None) or "").strip()
-    base = doc.splitlines()[0].strip() if doc else ""
-    if not base:
-        original = getattr(item, "originalname", item.name)
-        base = original.removeprefix("test_").replace("_", " ").strip().capitalize()
-    return f"{base} [{param_id}]" if param_id else base
 
 
 _CHECK_KEY = pytest.StashKey[CheckRecord]()
@@ -359,11 +274,12 @@ class _ResultCollector:
         self.suite_errors: list[str] = []
         self._redactor: Redactor | None = None
         self._warnings: list[str] = []
+        self.labels = _category_labels(config)
 
     def check(self, item: pytest.Item) -> CheckRecord:
         record = item.stash.get(_CHECK_KEY, None)
         if record is None:  # an item run without collection (e.g. by another plugin)
-            record = item.stash[_CHECK_KEY] = _check_for(item)
+            record = item.stash[_CHECK_KEY] = check_for(item)
             self.checks.append(record)
         return record
 
@@ -443,7 +359,7 @@ class _ResultCollector:
             warnings=self._warnings,
             redactor=self._redactor_once(),
             limits=self.limits,
-            labels=self._labels(),
+            labels=self.labels,
             complete=complete,
         )
         self.writer.write(doc)
@@ -462,13 +378,13 @@ class _ResultCollector:
             self._redactor = Redactor(fingerprint)
         return self._redactor
 
-    @functools.cache  # noqa: B019 (one collector per session)
-    def _labels(self) -> dict[str, str]:
-        folder = self.config.getoption("servelab_exercise_dir")
-        toml = Path(folder) / "exercise.toml" if folder else None
-        if toml is None or not toml.is_file():
-            return {}
-        try:
-            return dict(load_exercise(toml).categories)
-        except Exception:  # labels are cosmetic; a broken exercise.toml is reported elsewhere
-            return {}
+
+def _category_labels(config: pytest.Config) -> dict[str, str]:
+    folder = config.getoption("servelab_exercise_dir", None)
+    toml = Path(folder) / "exercise.toml" if folder else None
+    if toml is None or not toml.is_file():
+        return {}
+    try:
+        return dict(load_exercise(toml).categories)
+    except Exception:  # labels are cosmetic; a broken exercise.toml is reported elsewhere
+        return {}

@@ -98,7 +98,6 @@ def cap_text(text: str, limit: int, marker: str = "characters cut") -> str:
     return f"{head}\n… [{len(text) - keep} {marker}] …\n{tail}"[: max(limit, 0)]
 
 
-# Sentences for what a service did to a check, most telling first.
 def _problem_text(problem: Problem, limits: ServiceLimits) -> str:
     seconds = f"{limits.deadline_seconds:g} s"
     size = f"{limits.max_body_bytes / 2**20:g} MB"
@@ -122,7 +121,7 @@ def _problem_text(problem: Problem, limits: ServiceLimits) -> str:
     }[problem]
 
 
-_ORDER = [
+_ORDER = [  # the most telling first
     Problem.TOO_LARGE,
     Problem.ENCODING,
     Problem.HEADERS,
@@ -150,6 +149,8 @@ def learner_output(check: CheckRecord, name: str, notes: list[str], limits: Serv
     problems = set(check.problems)
     if check.stopped_for_time:
         problems.add(Problem.OUT_OF_TIME)
+    if text:  # a dropped connection may have been retried: the grader's notes say more
+        problems.discard(Problem.UNREACHABLE)
     problem = next((p for p in _ORDER if p in problems), None)
     if problem is not None:
         reason = f'The check "{name}" did not pass: {_problem_text(problem, limits)}'
