@@ -230,19 +230,26 @@ def _read_request(conn: socket.socket, seen: Seen) -> Request | None:
 
 
 class RawHttpServer:
-    """An HTTP/1.1 server on a Unix socket, one thread per connection, routes by path."""
+    """An HTTP/1.1 server on a Unix socket (or loopback TCP without a path), one thread per
+    connection, routes by path."""
 
-    def __init__(self, path: Path, routes: dict[str, Route] | None = None) -> None:
+    def __init__(self, path: Path | None, routes: dict[str, Route] | None = None) -> None:
         self.path = path
         self.routes = routes or ATTACK_ROUTES
         self.seen = Seen()
         self.stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._conns: list[socket.socket] = []
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        family = socket.AF_INET if path is None else socket.AF_UNIX
+        self._listener = socket.socket(family, socket.SOCK_STREAM)
+
+    @property
+    def url(self) -> str:
+        host, port = self._listener.getsockname()
+        return f"http://{host}:{port}"
 
     def __enter__(self) -> RawHttpServer:
-        self._listener.bind(str(self.path))
+        self._listener.bind(("127.0.0.1", 0) if self.path is None else str(self.path))
         self._listener.listen(64)
         self._listener.settimeout(0.2)
         self._spawn(self._accept_loop)

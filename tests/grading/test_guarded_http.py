@@ -178,3 +178,19 @@ def test_error_messages_never_quote_the_service(tmp_path: object) -> None:
             assert secret not in str(caught.value)
             assert "11464" not in str(caught.value)
     assert client.problems == [Problem.UNREACHABLE, Problem.ENCODING]
+
+
+def test_a_tcp_base_url_gets_the_same_guard_rails() -> None:
+    with RawHttpServer(None) as server:
+        problems: list[Problem] = []
+        client = service_client(
+            base_url=server.url,
+            limits=ServiceLimits(deadline_seconds=1),
+            on_problem=problems.append,
+        )
+        assert client.get("/gzip-ok").json() == {"prediction": 2.5}
+        with pytest.raises(ResponseTooLarge):
+            client.get("/gzip-bomb")
+        with pytest.raises(DeadlineExceeded):
+            client.get("/drip")
+    assert problems == [Problem.TOO_LARGE, Problem.DEADLINE]

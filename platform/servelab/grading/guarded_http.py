@@ -20,7 +20,6 @@ Exception messages never quote the service (grader code may show them to learner
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -117,13 +116,12 @@ class _Session:
         self.backend = backend
         self.on_problem = on_problem
         self.timeouts_in_a_row = 0
-        self.budget_cut = threading.local()
 
     def translate(self, exc: Exception) -> httpx.HTTPError:
         """The httpx error for an httpcore one (or any other), with its problem noted."""
         if isinstance(exc, DeadlinePassed):
             self.timeouts_in_a_row += 1
-            if getattr(self.budget_cut, "active", False):
+            if self.backend.deadline.by_budget:
                 self.on_problem(Problem.OUT_OF_TIME)
                 return DeadlineExceeded("the suite's time budget ended during the request")
             if self.backend.deadline.received == 0:
@@ -160,20 +158,22 @@ class _GuardedBody(httpx.SyncByteStream):
         core: Any,
         *,
         session: _Session,
-        backend: DeadlineBackend,
-        deadline: tuple[float, bool],
+        deadline: float,
+        by_budget: bool,
         encodings: list[str],
     ) -> None:
         self._core = core
         self._session = session
-        self._backend = backend
         self._deadline = deadline
+        self._by_budget = by_budget
         self._encodings = encodings
 
     def _raw(self) -> Iterator[bytes]:
         chunks = iter(self._core)
         while True:
-            self._backend.deadline.at, self._session.budget_cut.active = self._deadline
+            self._session.backend.set_deadline(
+                self._deadline, by_budget=self._by_budget, new_request=False
+            )
             try:
                 chunk = next(chunks)
             except StopIteration:
@@ -251,9 +251,8 @@ class GuardedTransport(httpx.BaseTransport):
             session.on_problem(Problem.OUT_OF_TIME)
             raise DeadlineExceeded("the suite's time budget is used up", request=request)
         seconds = min(limits.deadline_seconds, budget)
-        deadline = (time.monotonic() + seconds, seconds < limits.deadline_seconds)
-        self._backend.deadline.at, session.budget_cut.active = deadline
-        self._backend.deadline.received = 0
+        deadline, by_budget = time.monotonic() + seconds, seconds < limits.deadline_seconds
+        self._backend.set_deadline(deadline, by_budget=by_budget, new_request=True)
         request.headers["Accept-Encoding"] = "identity"
         timeouts = {
             key: seconds if value is None else min(value, seconds)
@@ -286,8 +285,8 @@ class GuardedTransport(httpx.BaseTransport):
             stream=_GuardedBody(
                 core.stream,
                 session=session,
-                backend=self._backend,
                 deadline=deadline,
+                by_budget=by_budget,
                 encodings=encodings,
             ),
             extensions=core.extensions,

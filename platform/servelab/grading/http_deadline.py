@@ -30,6 +30,7 @@ class DeadlinePassed(httpcore.ReadTimeout):
 
 class _Deadline(threading.local):
     at: float = math.inf
+    by_budget: bool = False  # the suite's time budget, not the request's own limit, set `at`
     received: int = 0  # bytes read for the current request (0: the service never answered)
 
 
@@ -38,6 +39,12 @@ class DeadlineBackend(httpcore.NetworkBackend):
 
     def __init__(self) -> None:
         self.deadline = _Deadline()
+
+    def set_deadline(self, at: float, *, by_budget: bool, new_request: bool) -> None:
+        """The calling thread's deadline, for a new request or for reading an answer's body."""
+        self.deadline.at, self.deadline.by_budget = at, by_budget
+        if new_request:
+            self.deadline.received = 0
 
     def bound(self, timeout: float | None) -> tuple[float, bool]:
         """Seconds this operation may take, and whether the deadline (not `timeout`) set it."""
