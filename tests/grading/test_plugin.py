@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from grading_helpers import EXERCISE_DIR, SOLUTION, host_service
+from grading_helpers import SOLUTION, host_service
+from suite_runs import run_suite
 
 from servelab.grading.plugin import feedback, record_table
 from servelab.grading.results import CheckStatus, ResultDocument, learner_view, parse_result
@@ -83,22 +84,8 @@ def _run_suite(
     (grader / "data").mkdir(parents=True)
     (grader / "data" / "holdout.csv").write_text("x,y\n1,2\n")
     (grader / "test_suite.py").write_text(textwrap.dedent(source))
-    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts =\n")
-    results = tmp_path / "results.json"
-    proc = subprocess.run(
-        [
-            sys.executable, "-m", "pytest", "-p", "servelab.grading.plugin",
-            "-p", "no:cacheprovider", "-c", str(tmp_path / "pytest.ini"),
-            "--rootdir", str(grader), "--confcutdir", str(grader),
-            f"--servelab-socket={socket_path}", f"--servelab-exercise-dir={EXERCISE_DIR}",
-            f"--servelab-grader-dir={grader}", f"--servelab-results={results}", str(grader),
-            *options,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )  # fmt: skip
-    return proc.returncode, proc.stdout + proc.stderr, results
+    run = run_suite(tmp_path, socket_path, grader, *options, timeout=120)
+    return run.code, run.output, run.results
 
 
 def _by_name(doc: ResultDocument) -> dict[str, object]:

@@ -62,3 +62,4 @@ def test_oversized_learner_text_still_yields_a_valid_document(tmp_path: Path) ->
     assert all(t.status == CheckStatus.FAILED and t.max_score == 1 for t in doc.tests)
     assert "shortened to fit the result size limit" in doc.tests[0].output
     assert learner_view(doc).tests[0].feedback  # some feedback survives
+    assert run.maxrss_mb < 2 * MEMORY_BOUND_MB  # the grader's own ~100 MB of text, held capped
