@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from servelab.grading.fit import DocumentWriter, fit_document
+from servelab.grading.fit import DocumentWriter, document_size, fit_document
 from servelab.grading.results import (
     MAX_CHECKS,
     MAX_RESULT_BYTES,
@@ -35,7 +35,7 @@ def _check(n: int, *, text: int, notes: int, rows: int = MAX_TABLE_ROWS) -> Test
     )
 
 
-def _size(doc: ResultDocument) -> int:
+def _json_bytes(doc: ResultDocument) -> int:
     return len(doc.model_dump_json().encode())
 
 
@@ -47,9 +47,9 @@ def test_a_small_document_is_left_alone() -> None:
 def test_instructor_output_goes_first() -> None:
     doc = ResultDocument(tests=[_check(n, text=20_000, notes=0) for n in range(30)])
     doc = doc.model_copy(update={"tests": [t.model_copy(update={"tables": []}) for t in doc.tests]})
-    assert _size(doc) > MAX_RESULT_BYTES
+    assert _json_bytes(doc) > MAX_RESULT_BYTES
     fitted = fit_document(doc)
-    assert _size(fitted) <= MAX_RESULT_BYTES
+    assert _json_bytes(fitted) <= MAX_RESULT_BYTES
     assert fitted.tests[0].output == doc.tests[0].output  # learner text kept whole
     assert len(fitted.tests[0].instructor_output) < 20_000
 
@@ -57,10 +57,10 @@ def test_instructor_output_goes_first() -> None:
 def test_huge_learner_text_is_trimmed_to_a_valid_document() -> None:
     tests = [_check(n, text=20_000, notes=20) for n in range(40)]
     doc = ResultDocument(tests=tests).with_totals()
-    print(f"\n{_size(doc) / 1e6:.0f} MB of learner text -> ", end="")
+    print(f"\n{_json_bytes(doc) / 1e6:.0f} MB of learner text -> ", end="")
     fitted = fit_document(doc)
-    print(f"{_size(fitted) / 1e6:.2f} MB")
-    assert _size(fitted) <= MAX_RESULT_BYTES
+    print(f"{_json_bytes(fitted) / 1e6:.2f} MB")
+    assert _json_bytes(fitted) <= MAX_RESULT_BYTES
     again = parse_result(fitted.model_dump_json())
     assert (again.score, again.max_score, len(again.tests)) == (40, 40, 40)
     assert all(t.status == CheckStatus.PASSED for t in again.tests)
@@ -72,9 +72,9 @@ def test_many_checks_fit_or_blame_the_grader(count: int) -> None:
     feedback = [t.model_copy(update={"part": Part.FEEDBACK}) for t in tests]
     doc = ResultDocument(tests=tests, feedback_tests=feedback).with_totals()
     fitted = fit_document(doc)
-    assert _size(fitted) <= MAX_RESULT_BYTES
+    assert _json_bytes(fitted) <= MAX_RESULT_BYTES
     again = parse_result(fitted.model_dump_json())
-    print(f"\n{2 * count} checks: {_size(fitted)} bytes, suite errors {again.suite_errors}")
+    print(f"\n{2 * count} checks: {_json_bytes(fitted)} bytes, suite errors {again.suite_errors}")
     if count <= 500:  # up to ~1000 entries always fit once learner text is cut
         assert not again.suite_errors and len(again.feedback_tests) == count
     else:  # only the grader's own size can end here, never learner text
@@ -89,3 +89,10 @@ def test_documents_are_written_whole_and_throttled(tmp_path: Path) -> None:
     assert not writer.due
     assert not parse_result(path.read_bytes()).complete
     assert list(path.parent.iterdir()) == [path]  # no partial file left behind
+
+
+def test_sizes_are_counted_exactly() -> None:
+    for count in (0, 1, 3):
+        tests = [_check(n, text=50, notes=1, rows=2) for n in range(count)]
+        doc = ResultDocument(tests=tests, feedback_tests=tests[:1]).with_totals()
+        assert document_size(doc) == len(doc.model_dump_json().encode())

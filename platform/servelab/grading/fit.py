@@ -53,8 +53,13 @@ _STEPS = [
 ]
 
 
-def _size(doc: ResultDocument) -> int:
-    return len(doc.model_dump_json().encode())
+def document_size(doc: ResultDocument) -> int:
+    """Bytes of `doc` as JSON, counted check by check (never one giant string at once)."""
+    bare = doc.model_copy(update={"tests": [], "feedback_tests": []})
+    size = len(bare.model_dump_json().encode())
+    for tests in (doc.tests, doc.feedback_tests):
+        size += sum(len(t.model_dump_json().encode()) for t in tests) + max(len(tests) - 1, 0)
+    return size
 
 
 def _cell(value: object, limit: int) -> object:
@@ -105,15 +110,15 @@ def _trimmed(doc: ResultDocument, trim: _Trim) -> ResultDocument:
 
 def fit_document(doc: ResultDocument, cap: int = MAX_RESULT_BYTES) -> ResultDocument:
     """`doc`, trimmed as little as needed to serialize within `cap` bytes."""
-    if _size(doc) <= cap:
+    if document_size(doc) <= cap:
         return doc
     for trim in _STEPS:
         trimmed = _trimmed(doc, trim)
-        if _size(trimmed) <= cap:
+        if document_size(trimmed) <= cap:
             return trimmed
     error = "the result document is too large even without feedback: the suite has too many checks"
     tests = trimmed.tests
-    while tests and _size(trimmed) > cap:  # a grader problem: keep what fits, and say so
+    while tests and document_size(trimmed) > cap:  # a grader problem: keep what fits, and say so
         tests = tests[: len(tests) * 3 // 4]
         trimmed = trimmed.model_copy(
             update={"tests": tests, "feedback_tests": [], "suite_errors": [error]}

@@ -39,13 +39,16 @@ from servelab.grading.report import (
 )
 from servelab.grading.results import (
     MAX_TABLE_ROWS,
+    Cell,
     CheckStatus,
     Part,
 )
 
 MAX_NOTES = 20
+MAX_NOTE_CHARS = 200_000  # per check, all its notes
 MAX_TABLES = 10
 MAX_COLUMNS = 50
+MAX_TABLE_CHARS = 1_000_000  # per check, all its tables
 MAX_LEADERBOARD = 100
 _ANCHOR_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -69,11 +72,13 @@ def feedback(message: str, *, section: str | None = None) -> None:
     if section is not None and (not section or len(section) > 100 or set(section) - _ANCHOR_CHARS):
         raise ValueError(f"section must be a lesson anchor id like 'leakage', got {section!r}")
     check = _running_check("feedback")
-    if len(check.feedback) < MAX_NOTES:
-        check.feedback.append(RawNote(cap_text(str(message), RAW_NOTE_CHARS), section))
+    text = cap_text(str(message), RAW_NOTE_CHARS)
+    kept = sum(len(note.message) for note in check.feedback)
+    if len(check.feedback) < MAX_NOTES and kept + len(text) <= MAX_NOTE_CHARS:
+        check.feedback.append(RawNote(text, section))
 
 
-def _cell(value: Any, digits: int) -> str | int | float | bool | None:
+def _cell(value: Any, digits: int) -> Cell:
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
@@ -94,13 +99,18 @@ def record_table(name: str, rows: list[dict[str, Any]], *, digits: int = 2) -> N
     check = _running_check("record_table")
     if len(check.tables) >= MAX_TABLES:
         return
-    cleaned = [
-        {
+    cleaned: list[dict[str, Cell]] = []
+    for row in rows[:MAX_TABLE_ROWS]:
+        kept = {
             cap_text(str(k), RAW_SHORT_CHARS): _cell(v, digits)
             for k, v in list(row.items())[:MAX_COLUMNS]
         }
-        for row in rows[:MAX_TABLE_ROWS]
-    ]
+        size = sum(len(k) + (len(v) if isinstance(v, str) else 8) for k, v in kept.items())
+        if check.table_chars + size > MAX_TABLE_CHARS:  # each row is checked for leaks
+            cleaned.append({"note": f"{len(rows) - len(cleaned)} more rows not shown"})
+            break
+        check.table_chars += size
+        cleaned.append(kept)
     check.tables.append(RawTable(cap_text(str(name), RAW_SHORT_CHARS), cleaned))
 
 

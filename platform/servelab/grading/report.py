@@ -17,6 +17,7 @@ from servelab.grading.redact import WITHHELD, WITHHELD_NAME, Redactor
 from servelab.grading.results import (
     MAX_CHECKS,
     MAX_TEXT,
+    Cell,
     CheckStatus,
     FeedbackNote,
     LeaderboardEntry,
@@ -33,8 +34,6 @@ MAX_WARNINGS = 50
 RAW_NOTE_CHARS = 100_000
 RAW_SHORT_CHARS = 2_000
 SHORT_CHARS = 200
-
-Cell = str | int | float | bool | None
 
 
 @dataclass
@@ -79,6 +78,7 @@ class CheckRecord:
     seconds: float = 0.0
     problems: set[Problem] = field(default_factory=set)
     stopped_for_time: bool = False  # the budget's alarm fired while it ran
+    table_chars: int = 0  # characters in its tables so far (bounded: each row is scanned)
     finished: bool = False
     result: TestResult | None = None  # built once, when finished
     leaked: list[str] = field(default_factory=list)  # fields withheld by the redactor
@@ -223,8 +223,9 @@ def check_result(
         nodeid=check.nodeid[:500],
         instructor_output=cap_text("\n".join([*check.raw, *withheld]), 8_000),
     )
-    if check.finished:
+    if check.finished:  # built once; the raw texts are not needed any more
         check.result, check.leaked = result, leaked
+        check.feedback, check.tables, check.raw = [], [], []
     return result
 
 
