@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from grading_helpers import EXERCISE_DIR, SOLUTION, host_service
+from grading_helpers import SOLUTION, host_service
+from suite_runs import run_suite
 
 from servelab.grading.plugin import feedback, record_table
 from servelab.grading.results import CheckStatus, ResultDocument, learner_view, parse_result
@@ -58,6 +59,11 @@ def test_setup_error(broken):
     pass
 
 
+def test_rounded_tables():
+    record_table("Default", [{"auc": 0.123456, "n": np.int64(3), "f": np.float32(0.98765)}])
+    record_table("Three digits", [{"auc": 0.123456, "label": "a" * 5000}], digits=3)
+
+
 @pytest.mark.visibility("after_due")
 @pytest.mark.parametrize("x", [1, 2])
 def test_parametrized(service, x):
@@ -78,22 +84,8 @@ def _run_suite(
     (grader / "data").mkdir(parents=True)
     (grader / "data" / "holdout.csv").write_text("x,y\n1,2\n")
     (grader / "test_suite.py").write_text(textwrap.dedent(source))
-    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts =\n")
-    results = tmp_path / "results.json"
-    proc = subprocess.run(
-        [
-            sys.executable, "-m", "pytest", "-p", "servelab.grading.plugin",
-            "-p", "no:cacheprovider", "-c", str(tmp_path / "pytest.ini"),
-            "--rootdir", str(grader), "--confcutdir", str(grader),
-            f"--servelab-socket={socket_path}", f"--servelab-exercise-dir={EXERCISE_DIR}",
-            f"--servelab-grader-dir={grader}", f"--servelab-results={results}", str(grader),
-            *options,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )  # fmt: skip
-    return proc.returncode, proc.stdout + proc.stderr, results
+    run = run_suite(tmp_path, socket_path, grader, *options, timeout=120)
+    return run.code, run.output, run.results
 
 
 def _by_name(doc: ResultDocument) -> dict[str, object]:
@@ -112,6 +104,7 @@ def test_result_document_from_a_suite(tmp_path: Path, socket_path: Path) -> None
         "Setup error",
         "Parametrized [1]",
         "Parametrized [2]",
+        "Rounded tables",
     }
     fb = tests["Prediction matches the hidden target"]
     assert (fb.status, fb.score, fb.max_score, fb.category) == ("failed", 0, 3, "baseline")
@@ -128,7 +121,11 @@ def test_result_document_from_a_suite(tmp_path: Path, socket_path: Path) -> None
     assert (hidden.status, hidden.score, hidden.visibility) == ("passed", 1, "hidden")
     assert tests["Setup error"].status == CheckStatus.ERROR
     assert tests["Parametrized [2]"].visibility == "after_due"
-    assert (doc.score, doc.max_score) == (3, 8)
+    assert (doc.score, doc.max_score) == (4, 9)
+    default, three = tests["Rounded tables"].tables
+    assert default.rows == [{"auc": 0.12, "n": 3, "f": 0.99}]  # learners see rounded metrics
+    assert three.rows[0]["auc"] == 0.123
+    assert len(three.rows[0]["label"]) <= 200
 
 
 def test_learners_never_see_raw_assertions_or_hidden_values(

@@ -1,20 +1,19 @@
 """ServeLab's pytest plugin for grader authors (load with `-p servelab.grading.plugin`).
 
-Fixtures: `service` (httpx.Client bound to the learner's Unix socket, base_url
-http://service), `hidden_data(name)`, `public_data(name)`, `exercise`. Markers:
-`points(n)`, `category(name)`, `visibility("visible" | "hidden" | "after_due")`.
-Helpers: `feedback(message, *, section=None)` and `record_table(name, rows)` attach
-learner-facing text to the running check. Learners see only those; raw assertion text
-goes to an instructor-only field. With `--servelab-results PATH` the plugin writes the
-result document there at the end of the session.
+Fixtures: `service` (an httpx.Client for the learner's service, bounded per docs/grading.md),
+`hidden_data(name)`, `public_data(name)`, `exercise`. Markers: `points(n)`, `category(name)`,
+`visibility("visible" | "hidden" | "after_due")`. Helpers: `feedback(message, *, section=None)`
+and `record_table(name, rows, *, digits=2)` attach learner-facing text to the running check;
+learners see only those (redacted if they quote hidden data), raw assertion text goes to an
+instructor-only field. With `--servelab-results PATH` the result document is written there as
+the suite goes and at its end; `--servelab-time-budget` bounds the suite's time and
+`--servelab-hidden-parts final,feedback` runs every hidden-data check once per part.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,45 +21,44 @@ import httpx
 import pytest
 
 from servelab.content.exercise import Exercise, load_exercise
+from servelab.grading.budget import CheckGuard, TimeBudget
+from servelab.grading.checks import check_for, hidden_parts
+from servelab.grading.fit import DocumentWriter
+from servelab.grading.guarded_http import Problem, ServiceLimits, service_client
+from servelab.grading.redact import Fingerprint, Redactor
+from servelab.grading.report import (
+    RAW_NOTE_CHARS,
+    RAW_SHORT_CHARS,
+    CheckRecord,
+    NotRun,
+    RawEntry,
+    RawNote,
+    RawTable,
+    build_document,
+    cap_text,
+)
 from servelab.grading.results import (
-    MAX_RESULT_BYTES,
+    MAX_TABLE_ROWS,
+    Cell,
     CheckStatus,
-    FeedbackNote,
-    LeaderboardEntry,
-    ResultDocument,
-    Table,
-    TestResult,
-    Visibility,
+    Part,
 )
 
-DEFAULT_POINTS = 1.0
-DEFAULT_CATEGORY = "general"
-_INSTRUCTOR_TEXT_CAP = 8_000
+MAX_NOTES = 20
+MAX_NOTE_CHARS = 200_000  # per check, all its notes
+MAX_TABLES = 10
+MAX_COLUMNS = 50
+MAX_TABLE_CHARS = 1_000_000  # per check, all its tables
+MAX_LEADERBOARD = 100
 _ANCHOR_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-@dataclass
-class _Check:
-    nodeid: str
-    name: str
-    points: float
-    category: str
-    visibility: Visibility
-    status: CheckStatus = CheckStatus.PASSED
-    feedback: list[FeedbackNote] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
-    raw: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    timed_out: bool = False  # a request to the service timed out during this check
-    unreachable: bool = False  # a request could not connect or the connection broke
-
-
 class _State:
-    current: _Check | None = None
-    leaderboard: list[LeaderboardEntry] = []
+    current: CheckRecord | None = None
+    leaderboard: list[RawEntry] = []
 
 
-def _running_check(helper: str) -> _Check:
+def _running_check(helper: str) -> CheckRecord:
     if _State.current is None:
         raise RuntimeError(f"{helper}() can only be called while a grader check is running")
     return _State.current
@@ -71,97 +69,61 @@ def feedback(message: str, *, section: str | None = None) -> None:
 
     `section` is a lesson anchor id (e.g. "leakage") the learner should reread.
     """
-    if section is not None and (not section or set(section) - _ANCHOR_CHARS):
+    if section is not None and (not section or len(section) > 100 or set(section) - _ANCHOR_CHARS):
         raise ValueError(f"section must be a lesson anchor id like 'leakage', got {section!r}")
-    _running_check("feedback").feedback.append(FeedbackNote(message=str(message), section=section))
+    check = _running_check("feedback")
+    text = cap_text(str(message), RAW_NOTE_CHARS)
+    kept = sum(len(note.message) for note in check.feedback)
+    if len(check.feedback) < MAX_NOTES and kept + len(text) <= MAX_NOTE_CHARS:
+        check.feedback.append(RawNote(text, section))
 
 
-def _cell(value: Any) -> str | int | float | bool | None:
-    if value is None or isinstance(value, str | int | float | bool):
+def _cell(value: Any, digits: int) -> Cell:
+    if value is None or isinstance(value, bool | int):
         return value
+    if isinstance(value, float):
+        return round(value, digits)
     if hasattr(value, "item"):  # numpy scalars
-        return _cell(value.item())
-    return str(value)
+        return _cell(value.item(), digits)
+    return cap_text(str(value), RAW_SHORT_CHARS)
 
 
-def record_table(name: str, rows: list[dict[str, Any]]) -> None:
-    """Show the learner a small table for the running check, e.g. a metric per slice."""
+def record_table(name: str, rows: list[dict[str, Any]], *, digits: int = 2) -> None:
+    """Show the learner a small table for the running check, e.g. a metric per slice.
+
+    Floats are rounded to `digits` decimals (learners see rounded metrics, never the raw
+    values a probing service could learn from); at most 200 rows are kept.
+    """
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         raise TypeError("record_table rows must be a list of dicts (one dict per row)")
-    cleaned = [{str(k): _cell(v) for k, v in row.items()} for row in rows]
-    _running_check("record_table").tables.append(Table(name=str(name), rows=cleaned))
+    check = _running_check("record_table")
+    if len(check.tables) >= MAX_TABLES:
+        return
+    cleaned: list[dict[str, Cell]] = []
+    for row in rows[:MAX_TABLE_ROWS]:
+        kept = {
+            cap_text(str(k), RAW_SHORT_CHARS): _cell(v, digits)
+            for k, v in list(row.items())[:MAX_COLUMNS]
+        }
+        size = sum(len(k) + (len(v) if isinstance(v, str) else 8) for k, v in kept.items())
+        if check.table_chars + size > MAX_TABLE_CHARS:  # each row is checked for leaks
+            cleaned.append({"note": f"{len(rows) - len(cleaned)} more rows not shown"})
+            break
+        check.table_chars += size
+        cleaned.append(kept)
+    check.tables.append(RawTable(cap_text(str(name), RAW_SHORT_CHARS), cleaned))
 
 
 def record_leaderboard(name: str, value: float | str, *, order: str = "desc") -> None:
     """Add a leaderboard entry (Gradescope's optional leaderboard)."""
-    _State.leaderboard.append(LeaderboardEntry(name=name, value=value, order=order))  # type: ignore[arg-type]
-
-
-# --- the HTTP client's guard rails -------------------------------------------------------
-
-MAX_RESPONSE_BYTES = 10 * 1024 * 1024
-MAX_TIMEOUTS = 2
-
-
-class _CappedStream(httpx.SyncByteStream):
-    def __init__(self, inner: httpx.SyncByteStream, limit: int) -> None:
-        self.inner, self.limit = inner, limit
-
-    def __iter__(self) -> Iterator[bytes]:
-        seen = 0
-        for chunk in self.inner:
-            seen += len(chunk)
-            if seen > self.limit:
-                raise httpx.RemoteProtocolError(
-                    f"the service sent a response body over {self.limit // (1024 * 1024)} MB"
-                )
-            yield chunk
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class _GuardedTransport(httpx.BaseTransport):
-    """Caps response bodies, and stops waiting on a service that keeps timing out.
-
-    A learner's service that hangs would otherwise cost every remaining check a full
-    timeout and push the whole suite past its deadline; after MAX_TIMEOUTS timeouts in a
-    row, requests fail at once and the checks fail with an explanation instead.
-    """
-
-    def __init__(self, inner: httpx.BaseTransport, *, max_bytes: int = MAX_RESPONSE_BYTES) -> None:
-        self.inner = inner
-        self.max_bytes = max_bytes
-        self.timeouts_in_a_row = 0
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self.timeouts_in_a_row >= MAX_TIMEOUTS:
-            self._note_timeout()
-            raise httpx.ReadTimeout(
-                "the service stopped answering (it timed out repeatedly); not waiting again",
-                request=request,
-            )
-        try:
-            response = self.inner.handle_request(request)
-        except httpx.TimeoutException:
-            self.timeouts_in_a_row += 1
-            self._note_timeout()
-            raise
-        except httpx.TransportError:
-            if _State.current is not None:
-                _State.current.unreachable = True
-            raise
-        self.timeouts_in_a_row = 0
-        assert isinstance(response.stream, httpx.SyncByteStream)
-        response.stream = _CappedStream(response.stream, self.max_bytes)
-        return response
-
-    def _note_timeout(self) -> None:
-        if _State.current is not None:
-            _State.current.timed_out = True
-
-    def close(self) -> None:
-        self.inner.close()
+    if order not in ("asc", "desc"):
+        raise ValueError(f"order must be 'asc' or 'desc', got {order!r}")
+    if not isinstance(value, int | float):
+        value = cap_text(str(value), RAW_SHORT_CHARS)
+    if len(_State.leaderboard) < MAX_LEADERBOARD:
+        ascending = order == "asc"
+        name = cap_text(str(name), RAW_SHORT_CHARS)
+        _State.leaderboard.append(RawEntry(name, value, "asc" if ascending else "desc"))
 
 
 # --- options, markers, fixtures -------------------------------------------------------------
@@ -175,7 +137,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--servelab-grader-dir", help="graders/<slug>/ (hidden data)")
     group.addoption("--servelab-results", help="write the result document (JSON) here")
     group.addoption(
-        "--servelab-request-timeout", type=float, default=10.0, help="seconds per HTTP request"
+        "--servelab-request-timeout",
+        type=float,
+        default=10.0,
+        help="total seconds per HTTP request to the service (its deadline)",
+    )
+    group.addoption("--servelab-time-budget", type=float, help="seconds the whole suite may spend")
+    group.addoption(
+        "--servelab-hidden-parts",
+        help="comma-separated parts of split hidden data (final,feedback): every check that "
+        "uses hidden_data runs once per part, on data/<part>/",
     )
 
 
@@ -188,9 +159,24 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     _State.current = None
     _State.leaderboard = []
+    hidden_parts(config)  # a wrong --servelab-hidden-parts is a usage error before collection
     # Always tracks the running check (so feedback() works when authors run a suite by hand);
     # writes the result document only with --servelab-results.
     config.pluginmanager.register(_ResultCollector(config), "servelab-results")
+
+
+def _collector(config: pytest.Config) -> _ResultCollector:
+    plugin = config.pluginmanager.get_plugin("servelab-results")
+    assert isinstance(plugin, _ResultCollector)
+    return plugin
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """With split hidden data, every check that reads hidden data runs once per part."""
+    parts = hidden_parts(metafunc.config)
+    if parts and "hidden_data" in metafunc.fixturenames:
+        values = [part.value for part in parts]
+        metafunc.parametrize("hidden_data", values, indirect=True, scope="session", ids=values)
 
 
 def _dir_option(config: pytest.Config, name: str, flag: str) -> Path:
@@ -209,28 +195,44 @@ def _data_file(folder: Path, name: str) -> Path:
     return path
 
 
+def _note_problem(problem: Problem) -> None:
+    if _State.current is not None:
+        _State.current.problems.add(problem)
+
+
 @pytest.fixture(scope="session")
 def service(pytestconfig: pytest.Config) -> Iterator[httpx.Client]:
     """An httpx.Client for the learner's service (base_url http://service)."""
-    timeout = httpx.Timeout(pytestconfig.getoption("servelab_request_timeout"))
+    collector = _collector(pytestconfig)
     socket = pytestconfig.getoption("servelab_socket")
     base_url = pytestconfig.getoption("servelab_base_url")
-    if socket:
-        transport = _GuardedTransport(httpx.HTTPTransport(uds=socket))
-        client = httpx.Client(transport=transport, base_url="http://service", timeout=timeout)
-    elif base_url:
-        transport = _GuardedTransport(httpx.HTTPTransport())
-        client = httpx.Client(transport=transport, base_url=base_url, timeout=timeout)
-    else:
+    if not socket and not base_url:
         raise pytest.UsageError("--servelab-socket (or --servelab-base-url) is required")
+    client = service_client(
+        uds=socket or None,
+        base_url="http://service" if socket else base_url,
+        limits=collector.limits,
+        time_left=collector.budget.left,
+        on_problem=_note_problem,
+    )
     with client:
         yield client
 
 
 @pytest.fixture(scope="session")
-def hidden_data(pytestconfig: pytest.Config) -> Callable[[str], Path]:
-    """name -> Path of a hidden data file under graders/<slug>/data/."""
+def hidden_data(
+    request: pytest.FixtureRequest, pytestconfig: pytest.Config
+) -> Callable[[str], Path]:
+    """name -> Path of a hidden data file under graders/<slug>/data/ (data/<part>/ if split)."""
     folder = _dir_option(pytestconfig, "servelab_grader_dir", "--servelab-grader-dir") / "data"
+    part = getattr(request, "param", None)
+    if part is not None:
+        folder = folder / Part(part).value
+    elif hidden_parts(pytestconfig):
+        raise RuntimeError(
+            "with split hidden data, take hidden_data as a fixture argument (it is "
+            "parametrized per part), not through request.getfixturevalue()"
+        )
     return lambda name: _data_file(folder, name)
 
 
@@ -248,115 +250,93 @@ def exercise(pytestconfig: pytest.Config) -> Exercise:
     return load_exercise(folder / "exercise.toml")
 
 
+_CHECK_KEY = pytest.StashKey[CheckRecord]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """A check not started before the time budget ends is not run (and scores 0)."""
+    collector = _collector(item.config)
+    if not collector.budget.spent:
+        return None
+    check = collector.check(item)
+    check.not_run, check.finished = NotRun.OUT_OF_TIME, True
+    return True
+
+
 # --- collecting results ---------------------------------------------------------------------
 
 
-def _marker_arg(item: pytest.Item, name: str) -> Any:
-    marker = item.get_closest_marker(name)
-    if marker is None:
-        return None
-    if len(marker.args) != 1 or marker.kwargs:
-        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{name} takes exactly one argument")
-    return marker.args[0]
-
-
-def _check_for(item: pytest.Item) -> _Check:
-    points = _marker_arg(item, "points")
-    points = DEFAULT_POINTS if points is None else points
-    if isinstance(points, bool) or not isinstance(points, int | float) or points < 0:
-        raise pytest.UsageError(f"{item.nodeid}: points must be a number >= 0, got {points!r}")
-    category = _marker_arg(item, "category") or DEFAULT_CATEGORY
-    if not isinstance(category, str):
-        raise pytest.UsageError(f"{item.nodeid}: category must be a string")
-    raw_visibility = _marker_arg(item, "visibility") or Visibility.VISIBLE
-    try:
-        visibility = Visibility(raw_visibility)
-    except ValueError:
-        allowed = ", ".join(v.value for v in Visibility)
-        raise pytest.UsageError(
-            f"{item.nodeid}: visibility must be one of {allowed}, got {raw_visibility!r}"
-        ) from None
-    return _Check(
-        nodeid=item.nodeid,
-        name=_check_name(item),
-        points=float(points),
-        category=category,
-        visibility=visibility,
-    )
-
-
-def _check_name(item: pytest.Item) -> str:
-    function = getattr(item, "function", None)
-    doc = (getattr(function, "__doc__", None) or "").strip()
-    base = doc.splitlines()[0].strip() if doc else ""
-    if not base:
-        original = getattr(item, "originalname", item.name)
-        base = original.removeprefix("test_").replace("_", " ").strip().capitalize()
-    callspec = getattr(item, "callspec", None)
-    return f"{base} [{callspec.id}]" if callspec is not None else base
-
-
-def _cap(text: str, limit: int = _INSTRUCTOR_TEXT_CAP) -> str:
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n… [{len(text) - limit} characters cut] …\n{text[-half:]}"
-
-
-def _learner_output(check: _Check) -> str:
-    notes = "\n\n".join(note.message for note in check.feedback)
-    if notes or check.status == CheckStatus.PASSED:
-        return notes
-    if check.status == CheckStatus.SKIPPED:
-        return f'The check "{check.name}" was not run.'
-    if check.timed_out:
-        return (
-            f'The check "{check.name}" did not pass: your service did not answer in time. '
-            "Each request gets a few seconds; make sure no endpoint blocks or loops."
-        )
-    if check.unreachable:
-        return (
-            f'The check "{check.name}" did not pass: the connection to your service failed. '
-            "It may have crashed while answering; its log says why."
-        )
-    if check.status == CheckStatus.ERROR:
-        return f'The check "{check.name}" could not be completed against your service.'
-    return f'The check "{check.name}" did not pass.'
-
-
 class _ResultCollector:
-    """Collects every check's outcome and writes the result document at session end."""
+    """Records every check's outcome; writes the result document as the suite goes."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.budget = TimeBudget(config.getoption("servelab_time_budget", None))
+        self.guard = CheckGuard(self.budget, self._stopped_for_time)
+        self.limits = ServiceLimits(
+            deadline_seconds=config.getoption("servelab_request_timeout", None) or 10.0
+        )
         results = config.getoption("servelab_results", None)
-        self.path = Path(results) if results else None
-        self.checks: list[_Check] = []
-        self.suite_errors: list[str] = []
+        self.writer = DocumentWriter(Path(results)) if results else None
         self.started = time.monotonic()
+        self.checks: list[CheckRecord] = []
+        self.suite_errors: list[str] = []
+        self._redactor: Redactor | None = None
+        self._warnings: list[str] = []
+        self.labels = _category_labels(config)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        for item in items:
-            item.stash[_CHECK_KEY] = _check_for(item)
+    def check(self, item: pytest.Item) -> CheckRecord:
+        record = item.stash.get(_CHECK_KEY, None)
+        if record is None:  # an item run without collection (e.g. by another plugin)
+            record = item.stash[_CHECK_KEY] = check_for(item)
+            self.checks.append(record)
+        return record
+
+    @staticmethod
+    def _stopped_for_time() -> None:
+        if _State.current is not None:
+            _State.current.stopped_for_time = True
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:  # the final order, after every plugin's reordering
+            self.check(item)
+        self._write(complete=False)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            self.suite_errors.append(_cap(f"collecting {report.nodeid}:\n{report.longreprtext}"))
+            self.suite_errors.append(
+                cap_text(f"collecting {report.nodeid}:\n{report.longreprtext}", 8_000)
+            )
 
-    @pytest.hookimpl(hookwrapper=True)
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
-        check = item.stash.get(_CHECK_KEY, None) or _check_for(item)
+        check = self.check(item)
+        if self.budget.spent:  # not run: the module's pytest_runtest_protocol marks it
+            return (yield)
+        check.not_run = None
         _State.current = check
         try:
-            yield
+            return (yield)
         finally:
             _State.current = None
-        self.checks.append(check)
+            check.finished = True
+            if self.writer is not None and self.writer.due:
+                self._write(complete=False)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Iterator[None]:
+        with self.guard.phase():
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        with self.guard.phase():
+            return (yield)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         check = _State.current
-        if check is None or check.nodeid != report.nodeid:
+        if check is None:
             return
         check.seconds += report.duration
         if report.skipped and check.status == CheckStatus.PASSED:
@@ -372,65 +352,49 @@ class _ResultCollector:
                 check.raw.append(f"[{title}]\n{content}")
 
     def pytest_internalerror(self, excrepr: Any) -> None:
-        self.suite_errors.append(_cap(f"internal error:\n{excrepr}"))
+        self.suite_errors.append(cap_text(f"internal error:\n{excrepr}", 8_000))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.path is None:
+        self._write(complete=True)
+
+    def _write(self, *, complete: bool) -> None:
+        if self.writer is None:
             return
-        doc = self._document()
-        text = doc.model_dump_json()
-        if len(text.encode()) > MAX_RESULT_BYTES:
-            trimmed = [t.model_copy(update={"instructor_output": ""}) for t in doc.tests]
-            doc = doc.model_copy(update={"tests": trimmed, "instructor_output": ""})
-            text = doc.model_dump_json()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, self.path)
-
-    def _document(self) -> ResultDocument:
-        tests = []
-        for check in self.checks:
-            ok = check.status == CheckStatus.PASSED
-            section = next((n.section for n in check.feedback if n.section), None)
-            tests.append(
-                TestResult(
-                    name=check.name[:300],
-                    score=check.points if ok else 0.0,
-                    max_score=check.points,
-                    output=_cap(_learner_output(check), 20_000),
-                    visibility=check.visibility,
-                    tags=[check.category],
-                    status=check.status,
-                    category=check.category,
-                    feedback=check.feedback,
-                    section=section,
-                    tables=check.tables,
-                    seconds=round(check.seconds, 4),
-                    nodeid=check.nodeid[:500],
-                    instructor_output=_cap("\n".join(check.raw)),
-                )
-            )
-        passed = sum(t.status == CheckStatus.PASSED for t in tests)
-        doc = ResultDocument(
-            execution_time=round(time.monotonic() - self.started, 3),
-            output=f"{passed} of {len(tests)} checks passed.",
-            tests=tests,
+        doc = build_document(
+            self.checks,
+            started=self.started,
             leaderboard=list(_State.leaderboard),
-            suite_errors=self.suite_errors[:20],
+            suite_errors=self.suite_errors,
+            warnings=self._warnings,
+            redactor=self._redactor_once(),
+            limits=self.limits,
+            labels=self.labels,
+            complete=complete,
         )
-        return doc.with_totals(self._labels())
+        self.writer.write(doc)
 
-    def _labels(self) -> dict[str, str]:
-        folder = self.config.getoption("servelab_exercise_dir")
-        toml = Path(folder) / "exercise.toml" if folder else None
-        if toml is None or not toml.is_file():
-            return {}
-        try:
-            return dict(load_exercise(toml).categories)
-        except Exception:  # labels are cosmetic; a broken exercise.toml is reported elsewhere
-            return {}
+    def _redactor_once(self) -> Redactor | None:
+        grader = self.config.getoption("servelab_grader_dir", None)
+        if self._redactor is None and grader:
+            exercise = self.config.getoption("servelab_exercise_dir", None)
+            grader_dir = Path(grader).resolve()
+            fingerprint = Fingerprint.build(
+                grader_dir / "data",
+                public_dirs=[Path(exercise).resolve()] if exercise else [],
+                source_dirs=[grader_dir],
+            )
+            self._warnings += [f"hidden-data leak check: {note}" for note in fingerprint.notes]
+            self._redactor = Redactor(fingerprint)
+        return self._redactor
 
 
-_CHECK_KEY = pytest.StashKey[_Check]()
+def _category_labels(config: pytest.Config) -> dict[str, str]:
+    folder = config.getoption("servelab_exercise_dir", None)
+    toml = Path(folder) / "exercise.toml" if folder else None
+    if toml is None or not toml.is_file():
+        return {}
+    try:
+        return dict(load_exercise(toml).categories)
+    except Exception:  # labels are cosmetic; a broken exercise.toml is reported elsewhere
+        return {}
