@@ -26,7 +26,7 @@ from sandbox_helpers import HOSTILE, leftovers, report_of
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.archive import MAX_UNCOMPRESSED, ArchiveError, extract_zip
 from servelab.grading.limits import MiB
-from servelab.grading.orphans import SOCKET_ROOT
+from servelab.grading.orphans import SOCKET_ROOT, owner_token
 from servelab.grading.pipeline import GradeOutcome, grade_directory, work_root
 from servelab.grading.sandbox import Sandbox, SandboxLimits
 from support import require_service
@@ -384,7 +384,8 @@ def grade(
     assert healthy.result is not None and healthy.score == healthy.max_score
 
 
-_LOCAL = {"label": "servelab.submission=local"}
+# This process's own local gradings (other processes may share the Docker engine).
+_LOCAL = {"label": ["servelab.submission=local", f"servelab.owner={owner_token()}"]}
 
 
 def test_pipeline_refuses_requirements_the_image_lacks_before_running_anything(grade) -> None:

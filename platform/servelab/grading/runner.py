@@ -97,8 +97,12 @@ def suite_command(*, budget_seconds: float, hidden_parts: bool, wait_seconds: fl
 
 
 def _plugin_options(budget_seconds: float, hidden_parts: bool) -> list[str]:
-    del budget_seconds, hidden_parts
-    return []
+    """The suite's own clock (the container's wall clock adds GRACE_SECONDS), and the parts
+    of split hidden data, final first: the grade is computed before the feedback."""
+    options = [f"--servelab-time-budget={budget_seconds:g}"]
+    if hidden_parts:
+        options.append("--servelab-hidden-parts=final,feedback")
+    return options
 
 
 def grader_limits(settings: Settings, exercise: Exercise) -> SandboxLimits:

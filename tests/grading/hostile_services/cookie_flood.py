@@ -1,4 +1,6 @@
-"""A correct service whose every answer sets a hundred 4 KB cookies."""
+"""A correct service whose every answer sets twenty new 1 KB cookies (headers a client may
+accept), and that fails any request that sends a cookie back: a client keeping them would
+send ever larger requests, and here it would fail every check."""
 
 import json
 import os
@@ -9,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MODEL = json.loads((Path(os.environ["MODEL_DIR"]) / "model.json").read_text())
 app = FastAPI()
-COOKIE = "v" * 4000
+COOKIE = "v" * 1000
+answers = 0
 
 
 class Features(BaseModel):
@@ -19,9 +22,13 @@ class Features(BaseModel):
 
 @app.middleware("http")
 async def flood(request, call_next):  # type: ignore[no-untyped-def]
+    global answers
+    if request.cookies and request.url.path != "/health":
+        return Response("cookies came back", status_code=500)
     response = await call_next(request)
-    for n in range(100):
-        response.set_cookie(f"c{n}-{len(request.cookies)}", COOKIE)
+    answers += 1
+    for n in range(20):
+        response.set_cookie(f"c{answers}-{n}", COOKIE)
     return response
 
 
