@@ -17,7 +17,7 @@ from starlette.responses import Response
 from servelab.content.loader import Course
 from servelab.db.models.grading import Submission, SubmissionStatus
 from servelab.grading import service
-from servelab.web.deps import CsrfProtected, CurrentUser, SessionDep
+from servelab.web.deps import CsrfProtected, CurrentUser, RowId, SessionDep
 from servelab.web.routes.grading_common import (
     LoggedIn,
     UploadLimit,
@@ -174,7 +174,7 @@ def api_list(
 
 @router.get("/api/submissions/{submission_id}")
 def api_detail(
-    request: Request, submission_id: int, user: CurrentUser, db: SessionDep
+    request: Request, submission_id: RowId, user: CurrentUser, db: SessionDep
 ) -> dict[str, Any]:
     submission = visible_or_404(db, user, submission_id)
     return _api_view(db, course_of(request), submission)
