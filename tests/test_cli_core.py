@@ -121,6 +121,7 @@ def test_demo_seed_refused_in_production(
 ) -> None:
     monkeypatch.setenv("SERVELAB_ENVIRONMENT", "production")
     monkeypatch.setenv("SERVELAB_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("SERVELAB_HTTPS", "true")
     get_settings.cache_clear()
     r = runner.invoke(app, ["demo", "seed"])
     assert r.exit_code == 1 and "Refusing" in r.output

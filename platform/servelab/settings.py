@@ -29,9 +29,26 @@ class Settings(BaseSettings):
     port: int = 8000
     https: bool = False
     session_days: int = 14
-    login_max_failures: int = 10  # failed logins per account within the window before a pause
-    login_window_seconds: int = 900
     log_level: str = "INFO"
+
+    # Login throttling (accounts/throttle.py): failures counted within a sliding window.
+    login_window_seconds: int = 900
+    login_max_failures: int = 10  # per account from one address (or one known browser)
+    login_max_failures_per_address: int = 100  # from one address, over all accounts
+    login_max_failures_per_account: int = 50  # per account over all unknown browsers
+    # Argon2id takes 64 MiB per hash: at most this many at once, waiting at most this long.
+    password_hash_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    password_hash_wait_seconds: float = Field(10.0, gt=0)
+
+    # Request bodies (web/body_limit.py); the upload routes have their own, larger limit.
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # Live progress streams (Server-Sent Events) held open at once.
+    max_event_streams_per_user: int = Field(3, ge=1)
+    max_event_streams: int = Field(100, ge=1)
+    # Database pool per process: None derives worker_count + 10 (requests and workers).
+    database_pool_size: int | None = Field(None, ge=1)
+    database_max_overflow: int = Field(20, ge=0)
+    database_pool_timeout: float = Field(10.0, gt=0)
 
     # Grading
     runtime_image: str = "servelab-runtime:py311"  # learners' train and serve containers
@@ -56,8 +73,15 @@ class Settings(BaseSettings):
     def _derive_and_check(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'servelab.db'}"
+        if self.database_pool_size is None:
+            self.database_pool_size = self.worker_count + 10
         if self.environment == "production" and self.secret_key == _DEV_SECRET:
             raise ValueError("SERVELAB_SECRET_KEY must be set to a random value in production")
+        if self.environment == "production" and not self.https:
+            raise ValueError(
+                "SERVELAB_HTTPS must be true in production: login cookies are sent only over "
+                "HTTPS (Secure). Serve ServeLab behind HTTPS and set SERVELAB_HTTPS=true."
+            )
         return self
 
     @property

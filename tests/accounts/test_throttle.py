@@ -1,11 +1,29 @@
-"""Failed-login throttling: the unit, and the login form that uses it."""
+"""Failed-login throttling: the counters, the three windows, and a real server that keeps
+an attacker's failures from locking the owner out from another address."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import re
+from pathlib import Path
 
-from servelab.accounts.throttle import LoginThrottle
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from live_server import live_server
+from servelab.accounts import service as accounts
+from servelab.accounts.throttle import (
+    LoginAttempt,
+    LoginThrottle,
+    PauseReason,
+    SlidingWindowCounter,
+)
+from servelab.db.engine import make_engine
+from servelab.settings import Settings
 from support import PASSWORD, csrf_from
+
+OWNER = "owner@example.org"
 
 
 class FakeClock:
@@ -16,25 +34,91 @@ class FakeClock:
         return self.now
 
 
-def test_pauses_after_the_limit_and_recovers_after_the_window() -> None:
+def test_a_counter_pauses_after_the_limit_and_recovers_after_the_window() -> None:
     clock = FakeClock()
-    throttle = LoginThrottle(max_failures=3, window_seconds=60, clock=clock)
+    counter = SlidingWindowCounter(limit=3, window_seconds=60, clock=clock)
     for _ in range(3):
-        assert throttle.retry_after("a@example.org") is None
-        throttle.failed("a@example.org")
+        assert counter.retry_after("a") is None
+        counter.add("a")
         clock.now += 1
-    assert throttle.retry_after("a@example.org") == 58  # first failure at 1000, now 1003
-    assert throttle.retry_after("b@example.org") is None  # other accounts are unaffected
+    assert counter.retry_after("a") == 58  # first failure at 1000, now 1003
+    assert counter.retry_after("b") is None  # other keys are unaffected
     clock.now += 58
-    assert throttle.retry_after("a@example.org") is None
+    assert counter.retry_after("a") is None
 
 
-def test_a_successful_login_clears_the_count() -> None:
-    throttle = LoginThrottle(max_failures=2, window_seconds=60, clock=FakeClock())
-    throttle.failed("a@example.org")
-    throttle.succeeded("a@example.org")
-    throttle.failed("a@example.org")
-    assert throttle.retry_after("a@example.org") is None
+def test_a_counter_holds_a_bounded_number_of_keys() -> None:
+    counter = SlidingWindowCounter(limit=2, window_seconds=60, clock=FakeClock(), max_keys=3)
+    for n in range(10):
+        counter.add(f"guess-{n}@example.org")
+    assert len(counter) == 3
+    counter.retry_after("never-failed")  # looking does not add a key
+    assert len(counter) == 3
+
+
+def _throttle(clock: FakeClock) -> LoginThrottle:
+    return LoginThrottle(
+        max_failures=3,
+        max_failures_per_address=5,
+        max_failures_per_account=4,
+        window_seconds=900,
+        clock=clock,
+    )
+
+
+def test_failures_from_one_address_do_not_pause_another() -> None:
+    throttle = _throttle(FakeClock())
+    attacker = LoginAttempt(account=OWNER, address="203.0.113.9")
+    for _ in range(3):
+        throttle.failed(attacker)
+    pause = throttle.pause(attacker)
+    assert pause is not None and pause.reason == PauseReason.PAIR
+    assert throttle.pause(LoginAttempt(account=OWNER, address="198.51.100.7")) is None
+
+
+def test_one_address_guessing_at_many_accounts_is_paused() -> None:
+    throttle = _throttle(FakeClock())
+    for n in range(5):
+        throttle.failed(LoginAttempt(account=f"user{n}@example.org", address="203.0.113.9"))
+    pause = throttle.pause(LoginAttempt(account="next@example.org", address="203.0.113.9"))
+    assert pause is not None and pause.reason == PauseReason.ADDRESS
+    assert throttle.pause(LoginAttempt(account="next@example.org", address="198.51.100.7")) is None
+
+
+def test_many_addresses_guessing_at_one_account_pause_only_unknown_browsers() -> None:
+    throttle = _throttle(FakeClock())
+    for n in range(4):
+        throttle.failed(LoginAttempt(account=OWNER, address=f"203.0.113.{n}"))
+    pause = throttle.pause(LoginAttempt(account=OWNER, address="198.51.100.7"))
+    assert pause is not None and pause.reason == PauseReason.ACCOUNT
+    owner = LoginAttempt(account=OWNER, address="198.51.100.7", device="owners-laptop")
+    assert throttle.pause(owner) is None
+
+
+def test_a_known_browser_counts_its_own_failures() -> None:
+    throttle = _throttle(FakeClock())
+    laptop = LoginAttempt(account=OWNER, address="198.51.100.7", device="laptop")
+    for _ in range(3):
+        throttle.failed(laptop)
+    pause = throttle.pause(laptop)
+    assert pause is not None and pause.reason == PauseReason.DEVICE
+    phone = LoginAttempt(account=OWNER, address="198.51.100.7", device="phone")
+    assert throttle.pause(phone) is None
+    assert throttle.pause(LoginAttempt(account=OWNER, address="198.51.100.7")) is None
+
+
+def test_a_success_clears_only_its_own_count() -> None:
+    throttle = _throttle(FakeClock())
+    attempt = LoginAttempt(account=OWNER, address="198.51.100.7")
+    for _ in range(2):
+        throttle.failed(attempt)
+    throttle.succeeded(attempt)
+    throttle.failed(attempt)
+    throttle.failed(attempt)
+    # Two failures since the success (under the pair's 3), but the account-wide window
+    # kept all four: one success does not reset an attack on the account.
+    pause = throttle.pause(attempt)
+    assert pause is not None and pause.reason == PauseReason.ACCOUNT
 
 
 def _login(client: TestClient, email: str, password: str):  # type: ignore[no-untyped-def]
@@ -45,15 +129,88 @@ def _login(client: TestClient, email: str, password: str):  # type: ignore[no-un
     )
 
 
-def test_login_form_refuses_even_the_right_password_while_paused(app, client, make_user) -> None:
+def test_the_login_form_refuses_even_the_right_password_while_paused(
+    migrated: Settings, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    from servelab.web.app import create_app
+
+    app = create_app(migrated)
     clock = FakeClock()
-    app.state.login_throttle = LoginThrottle(max_failures=3, window_seconds=900, clock=clock)
+    app.state.login_throttle = LoginThrottle(
+        max_failures=3,
+        max_failures_per_address=100,
+        max_failures_per_account=50,
+        window_seconds=900,
+        clock=clock,
+    )
     user = make_user()
-    for _ in range(3):
-        assert _login(client, user.email, "wrong password!").status_code == 400
-    paused = _login(client, user.email.upper(), PASSWORD)  # same account, other spelling
-    assert paused.status_code == 429
-    assert "Too many failed logins" in paused.text
-    assert int(paused.headers["retry-after"]) > 0
-    clock.now += 901
-    assert _login(client, user.email, PASSWORD).status_code == 303
+    with TestClient(app) as client:
+        for _ in range(3):
+            assert _login(client, user.email, "wrong password!").status_code == 400
+        paused = _login(client, user.email.upper(), PASSWORD)  # same account, other spelling
+        assert paused.status_code == 429
+        assert "Too many failed logins to this account from your address" in paused.text
+        assert int(paused.headers["retry-after"]) > 0
+        # The owner, from another address, is not locked out.
+        with TestClient(app, client=("198.51.100.7", 50000)) as elsewhere:
+            assert _login(elsewhere, user.email, PASSWORD).status_code == 303
+        clock.now += 901
+        assert _login(client, user.email, PASSWORD).status_code == 303
+
+
+# --- the lockout from another address, on a real server --------------------------------------
+
+
+def _form_login(client: httpx.Client, email: str, password: str) -> httpx.Response:
+    html = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token.group(1)}
+    )
+
+
+@pytest.mark.slow
+def test_an_attacker_elsewhere_does_not_lock_the_owner_out(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = {"SERVELAB_LOGIN_MAX_FAILURES": "3", "SERVELAB_LOGIN_MAX_FAILURES_PER_ACCOUNT": "6"}
+    with live_server(settings, tmp_path, **env) as server:
+        engine = make_engine(settings)
+        with Session(engine) as db:
+            accounts.create_user(db, email=OWNER, password=PASSWORD)
+        engine.dispose()
+
+        # One attacker at 127.0.0.2: three wrong passwords, then that address is paused.
+        with server.client(source="127.0.0.2") as attacker:
+            codes = [_form_login(attacker, OWNER, f"guess {n}!").status_code for n in range(5)]
+            paused = _form_login(attacker, OWNER, PASSWORD)
+        print(f"\nattacker at 127.0.0.2: {codes}, then the right password: {paused.status_code}")
+        assert codes == [400, 400, 400, 429, 429]
+        assert paused.status_code == 429 and "from your address" in paused.text
+
+        # The owner at 127.0.0.3, in a browser never used before: logs in.
+        owner = server.client(source="127.0.0.3")
+        r = _form_login(owner, OWNER, PASSWORD)
+        print(f"the owner at 127.0.0.3, a browser never used before: {r.status_code}")
+        assert r.status_code == 303 and "servelab_device" in owner.cookies
+
+        # A distributed attack: one guess from each of many addresses pauses the account
+        # for browsers it has not seen ...
+        distributed = []
+        for n in range(4, 12):
+            with server.client(source=f"127.0.0.{n}") as bot:
+                distributed.append(_form_login(bot, OWNER, f"guess {n}!").status_code)
+        with server.client(source="127.0.0.30") as newcomer:
+            refused = _form_login(newcomer, OWNER, PASSWORD)
+        print(f"distributed guesses: {distributed}; a new browser: {refused.status_code}")
+        assert distributed.count(400) == 3 and distributed[-1] == 429  # 3 + 3 = 6 failures
+        assert refused.status_code == 429 and "browsers it has not" in refused.text
+
+        # ... but the owner's browser, which logged in before, still gets in from anywhere.
+        owner.close()
+        with server.client(source="127.0.0.31") as travelling:
+            travelling.cookies.set("servelab_device", owner.cookies["servelab_device"])
+            back = _form_login(travelling, OWNER, PASSWORD)
+        print(f"the owner's known browser at 127.0.0.31: {back.status_code}")
+        assert back.status_code == 303

@@ -38,3 +38,12 @@ def test_heading_ids_explicit_and_slugged() -> None:
 def test_example_lines_carry_anchors() -> None:
     html = markdown.highlight_example("a = 1\nb = 2\n")
     assert 'id="example-line-1"' in html and 'id="example-line-2"' in html
+
+
+def test_table_alignment_is_a_class_not_a_style_attribute() -> None:
+    # The pages' Content-Security-Policy allows no inline style.
+    html = markdown.render("| a | b | c |\n|:--|--:|:-:|\n| 1 | 2 | 3 |\n")
+    assert "style=" not in html
+    assert '<th class="align-left">a</th>' in html
+    assert '<td class="align-right">2</td>' in html
+    assert '<td class="align-center">3</td>' in html

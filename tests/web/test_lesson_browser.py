@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from live_server import live_server
+from servelab.settings import Settings
 from support import require_service
 
 pytestmark = pytest.mark.browser
@@ -24,31 +20,9 @@ LESSON = "/lessons/fastapi-for-ml-apis"
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`servelab serve` on a free port with its own database, as `make run` starts it."""
-    var = tmp_path_factory.mktemp("live") / "var"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "SERVELAB_VAR_DIR": str(var), "SERVELAB_PORT": str(port)}
-    cli = [sys.executable, "-m", "servelab"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
-    server = subprocess.Popen(
-        [*cli, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.3)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    tmp = tmp_path_factory.mktemp("live")
+    with live_server(Settings(environment="development", var_dir=tmp / "var"), tmp) as server:
+        yield server.base_url
 
 
 @pytest.fixture(scope="module")

@@ -215,7 +215,13 @@ def test_api_with_a_session_cookie_still_needs_the_csrf_header(
     body = {"exercise": SLUG, "files": {"train.py": "x = 1\n", "main.py": "app = 1\n"}}
     assert client.post("/api/submissions", json=body).status_code == 403
     assert _submissions(db) == []
-    token = client.cookies.get("servelab_csrf")
+    # The login's own token (what its pages carry), not the anonymous double-submit cookie.
+    stale = client.cookies.get("servelab_csrf")
+    assert (
+        client.post("/api/submissions", json=body, headers={"X-CSRF-Token": stale}).status_code
+        == 403
+    )
+    token = csrf_from(client, "/account")
     r = client.post("/api/submissions", json=body, headers={"X-CSRF-Token": token})
     assert r.status_code == 201
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from servelab.accounts.security import (
@@ -18,10 +20,15 @@ from servelab.db.models.accounts import utcnow
 
 API_TOKEN_PREFIX = "slb_"
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024  # Argon2 accepts more; nobody types more
 
 
 class AccountError(ValueError):
     """A request about accounts that cannot be honoured, with a message fit for the person."""
+
+
+class WrongPassword(AccountError):
+    """The current password given to confirm a change is not the account's."""
 
 
 def normalize_email(email: str) -> str:
@@ -43,10 +50,10 @@ def create_user(
     email = normalize_email(email)
     if "@" not in email or email.startswith("@") or email.endswith("@") or len(email) > 254:
         raise AccountError("Enter a valid email address, like ada@example.org.")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.")
+    check_new_password(password)
     if get_user_by_email(session, email=email):
         raise AccountError("An account with this email already exists. Log in instead.")
+    session.rollback()  # hold no database connection during the hash (a tenth of a second)
     user = User(
         email=email,
         display_name=(display_name.strip() or email.split("@")[0])[:100],
@@ -54,20 +61,30 @@ def create_user(
         role=Role(role),
     )
     session.add(user)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the same email signed up meanwhile
+        session.rollback()
+        raise AccountError("An account with this email already exists. Log in instead.") from None
     session.refresh(user)
     return user
 
 
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"Choose a password of at most {MAX_PASSWORD_LENGTH} characters.")
+
+
 def authenticate(session: Session, *, email: str, password: str) -> User | None:
     user = get_user_by_email(session, email=email)
-    if user is None:
-        # Same cost as a real check, so response time does not reveal which emails exist.
-        verify_password(_DUMMY_HASH, password)
+    # Same cost for unknown emails, so response time does not reveal which emails exist.
+    stored_hash = user.password_hash if user is not None else _DUMMY_HASH
+    session.rollback()  # hold no database connection during the hash (a tenth of a second)
+    if not verify_password(stored_hash, password) or user is None:
         return None
-    if not verify_password(user.password_hash, password):
-        return None
-    if needs_rehash(user.password_hash):
+    if needs_rehash(stored_hash):
         user.password_hash = hash_password(password)
         session.add(user)
         session.commit()
@@ -88,6 +105,48 @@ def reset_password(session: Session, *, user: User, password: str) -> None:
     for row in session.exec(select(WebSession).where(WebSession.user_id == user.id)).all():
         session.delete(row)
     session.commit()
+
+
+@dataclass
+class PasswordChanged:
+    """What a password change did: the new login's cookie token, and what it ended."""
+
+    token: str
+    web_session: WebSession
+    sessions_ended: int
+    tokens_revoked: int
+
+
+def change_password(
+    session: Session, *, user: User, current: str, new: str, days: int
+) -> PasswordChanged:
+    """Check the current password, set the new one, end every login and revoke every API token.
+
+    The caller's browser gets a fresh login (returned), so whoever held an old session
+    cookie or a token is out, and the person changing the password is not.
+    """
+    check_new_password(new)
+    stored_hash = user.password_hash
+    session.rollback()  # no connection held during the two hashes
+    if not verify_password(stored_hash, current):
+        raise WrongPassword("Your current password is not right. Nothing was changed.")
+    if new == current:
+        raise AccountError("Choose a new password that differs from the current one.")
+    new_hash = hash_password(new)
+    user.password_hash = new_hash
+    session.add(user)
+    sessions = session.exec(select(WebSession).where(WebSession.user_id == user.id)).all()
+    tokens = session.exec(select(ApiToken).where(ApiToken.user_id == user.id)).all()
+    for row in [*sessions, *tokens]:
+        session.delete(row)
+    session.flush()
+    token, web_session = start_web_session(session, user=user, days=days)
+    return PasswordChanged(
+        token=token,
+        web_session=web_session,
+        sessions_ended=len(sessions),
+        tokens_revoked=len(tokens),
+    )
 
 
 def start_web_session(session: Session, *, user: User, days: int) -> tuple[str, WebSession]:

@@ -78,6 +78,15 @@ def _heading_ids(state: StateCore) -> None:
         token.attrSet("id", explicit or slugify(text))
 
 
+def _alignment_classes(state: StateCore) -> None:
+    """Table alignment as classes: the pages' CSP allows no inline `style` attribute."""
+    for token in state.tokens:
+        if token.type in ("th_open", "td_open"):
+            style = token.attrs.pop("style", None)
+            if isinstance(style, str) and style.startswith("text-align:"):
+                token.attrJoin("class", "align-" + style.removeprefix("text-align:"))
+
+
 def _highlight_fence(code: str, lang: str, _attrs: str) -> str:
     css_lang = f' class="language-{escape(lang)}"' if lang else ""
     return f'<pre class="highlight"><code{css_lang}>{highlight_inline(code, lang)}</code></pre>\n'
@@ -88,6 +97,7 @@ def make_renderer() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "highlight": _highlight_fence})
     md.enable("table")
     md.core.ruler.push("heading_ids", _heading_ids)
+    md.core.ruler.push("alignment_classes", _alignment_classes)
     return md
 
 

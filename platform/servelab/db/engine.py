@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -11,12 +12,32 @@ from sqlmodel import Session, create_engine
 from servelab.settings import Settings
 
 
+def pool_options(settings: Settings) -> dict[str, Any]:
+    """Pool sizes from settings: enough for the request threads and the grading workers.
+
+    Requests take a connection only while they run (event streams release theirs before
+    streaming and poll with a short session), so the pool does not grow with open streams.
+    A request that finds the pool exhausted waits `database_pool_timeout` seconds, then
+    gets a 503 (web/errors.py) instead of hanging.
+    """
+    return {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_timeout": settings.database_pool_timeout,
+    }
+
+
 def make_engine(settings: Settings) -> Engine:
     """An engine for the configured URL; SQLite gets WAL and foreign keys, like PostgreSQL."""
     url = settings.database_url
     if url.startswith("sqlite"):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        in_memory = url in ("sqlite://", "sqlite:///:memory:")
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **({} if in_memory else pool_options(settings)),
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -27,7 +48,7 @@ def make_engine(settings: Settings) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool_options(settings))
 
 
 def session_scope(engine: Engine) -> Iterator[Session]:

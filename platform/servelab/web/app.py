@@ -11,18 +11,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from servelab.accounts.throttle import LoginThrottle
+from servelab.accounts.security import hash_slots
 from servelab.db.engine import make_engine
 from servelab.settings import Settings, get_settings
 from servelab.web import metrics
+from servelab.web.body_limit import BodySizeLimitMiddleware, refuse_declared_oversize
 from servelab.web.deps import CSRF_COOKIE, LoginRequired
 from servelab.web.errors import install_error_handlers
+from servelab.web.passwords import PasswordGate
 from servelab.web.routes import ALL_ROUTERS
+from servelab.web.security_headers import SecurityHeadersMiddleware
+from servelab.web.sessions import login_throttle
+from servelab.web.streams import StreamSlots
 
 log = logging.getLogger("servelab.http")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -46,18 +51,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(pool.stop, timeout=60)
         app.state.engine.dispose()
 
-    app = FastAPI(title="ServeLab", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="ServeLab",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py under its own CSP
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        dependencies=[Depends(refuse_declared_oversize)],
+    )
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.course = course
-    app.state.login_throttle = LoginThrottle(
-        max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
+    app.state.login_throttle = login_throttle(settings)
+    hash_slots.configure(
+        slots=settings.password_hash_slots, wait_seconds=settings.password_hash_wait_seconds
+    )
+    app.state.password_gate = PasswordGate.from_settings(settings)
+    app.state.stream_slots = StreamSlots(
+        per_user=settings.max_event_streams_per_user, total=settings.max_event_streams
     )
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in ALL_ROUTERS:
         app.include_router(router)
     install_error_handlers(app)
+    # Innermost first: the body limit sees requests before any route, the headers go on
+    # every response, including the limit's 413.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.https)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, _exc: LoginRequired) -> Response:

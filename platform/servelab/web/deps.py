@@ -1,10 +1,12 @@
 """FastAPI dependencies, declared once as Annotated aliases and used everywhere.
 
 Authentication: a session cookie (browser) or an `Authorization: Bearer` API token.
-CSRF: every state-changing request authenticated by cookie (or anonymous, such as
-login and sign-up) must echo the CSRF cookie in a form field `csrf_token` or an
-`X-CSRF-Token` header (double-submit); bearer-token requests carry no cookie and
-so are not exposed to CSRF.
+CSRF: every state-changing request authenticated by cookie, or anonymous (login and
+sign-up), must send a CSRF token in a form field `csrf_token` or an `X-CSRF-Token`
+header. A logged-in request's token is its login's own (`WebSession.csrf_token`, new at
+every login, shown in every page's forms); an anonymous request echoes the CSRF cookie
+(double-submit). So a token from before login, or from another login, is refused.
+Bearer-token requests carry no cookie and so are not exposed to CSRF.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -42,7 +44,14 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_db)]
+
+# Primary keys are PostgreSQL `integer`s. An id outside their range names no row, and
+# sending it to the database fails (500) instead of finding nothing: every id in a URL is
+# a RowId, and the app answers a RowId that fails validation with 404 (web/errors.py).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 @dataclass
@@ -51,6 +60,7 @@ class Auth:
 
     user: User | None
     via_token: bool = False
+    session_csrf: str | None = None  # the login's CSRF token, for cookie-authenticated requests
 
 
 def get_auth(request: Request, db: SessionDep) -> Auth:
@@ -68,7 +78,9 @@ def get_auth(request: Request, db: SessionDep) -> Auth:
     if cookie:
         resolved = accounts.resolve_web_session(db, token=cookie)
         if resolved:
-            return Auth(user=resolved[0])
+            user, web_session = resolved
+            request.state.csrf_token = web_session.csrf_token  # what this page's forms carry
+            return Auth(user=user, session_csrf=web_session.csrf_token)
     return Auth(user=None)
 
 
@@ -114,7 +126,10 @@ async def verify_csrf(request: Request, auth: AuthDep) -> None:
     """Refuse a state-changing request whose CSRF token is missing or wrong."""
     if request.method in ("GET", "HEAD", "OPTIONS") or auth.via_token:
         return
-    expected = request.cookies.get(CSRF_COOKIE, "")
+    if auth.session_csrf is not None:
+        expected = auth.session_csrf
+    else:
+        expected = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")

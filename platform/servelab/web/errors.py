@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from servelab.accounts import service as accounts
+from servelab.accounts.security import PasswordHashingBusy
 from servelab.listing import head, more_line
 from servelab.web.deps import SESSION_COOKIE
 from servelab.web.deps import _wants_html as wants_html
+from servelab.web.security_headers import apply_security_headers
 from servelab.web.templating import render
 
 log = logging.getLogger("servelab.errors")
@@ -26,7 +31,9 @@ _TITLES = {
     403: "You do not have access to this page",
     404: "Page not found",
     405: "That action is not allowed here",
+    413: "That is more than ServeLab accepts",
     422: "Some of the input is not valid",
+    429: "Please wait a moment",
     500: "Something went wrong on our side",
     503: "ServeLab is not ready yet",
 }
@@ -40,8 +47,10 @@ def _current_user(request: Request) -> Any:
         with Session(request.app.state.engine) as db:
             resolved = accounts.resolve_web_session(db, token=token)
             if resolved:
-                db.expunge(resolved[0])
-                return resolved[0]
+                user, web_session = resolved
+                request.state.csrf_token = web_session.csrf_token  # the page's log-out form
+                db.expunge(user)
+                return user
     except Exception:  # an error page must render even when the database is down
         log.exception("could not resolve the session for an error page")
     return None
@@ -83,13 +92,43 @@ def _json_safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+async def error_response(
+    request: Request,
+    status_code: int,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The one error shape: an HTML page for browsers, `{"detail": message}` for the API."""
+    if wants_html(request):
+        # error_page looks up who is logged in (a database query): not on the event loop.
+        response = await run_in_threadpool(error_page, request, status_code, message)
+    else:
+        response = JSONResponse({"detail": message}, status_code=status_code)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _missing_path_ids(raw: Sequence[Any]) -> str | None:
+    """A 404 message when a path parameter (an id) failed validation: the URL names nothing."""
+    for err in raw:
+        loc = [str(p) for p in err.get("loc", ())]
+        if len(loc) == 2 and loc[0] == "path":
+            what = loc[1][:40].removesuffix("_id").replace("_", " ")
+            value = str(err.get("input", ""))[:40]
+            return f"There is no {what} {value}."
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if wants_html(request):
-            response = error_page(request, exc.status_code, str(exc.detail))
-        else:
-            response = JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            return await error_response(
+                request, exc.status_code, str(exc.detail), headers=exc.headers
+            )
+        response = JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response
@@ -97,18 +136,41 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = _json_safe_errors(exc)
+        missing = _missing_path_ids(exc.errors())
+        if missing is not None:
+            return await error_response(request, 404, missing)
         if wants_html(request):
             lines = "; ".join(
                 f"{'.'.join(e['loc'][1:]) or 'request'}: {e['msg']}" if e["loc"] else e["msg"]
                 for e in errors
             )
-            return error_page(request, 422, f"Please check the form and try again ({lines}).")
+            message = f"Please check the form and try again ({lines})."
+            return await error_response(request, 422, message)
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(PasswordHashingBusy)
+    async def _hashing_busy(request: Request, exc: PasswordHashingBusy) -> Response:
+        retry = {"Retry-After": str(exc.retry_after_seconds)}
+        return await error_response(request, 503, exc.message, headers=retry)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, _exc: PoolTimeout) -> Response:
+        log.warning("database pool exhausted on %s %s", request.method, request.url.path)
+        message = "ServeLab is very busy right now. Try again in a few seconds."
+        return await error_response(request, 503, message, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         message = "The error has been logged. Please try again in a moment."
         if wants_html(request):
-            return error_page(request, 500, message)
-        return JSONResponse({"detail": message}, status_code=500)
+            response = error_page(request, 500, message)
+        else:
+            response = JSONResponse({"detail": message}, status_code=500)
+        # This handler answers outside the app's middleware: add the headers here.
+        settings = request.app.state.settings
+        host = request.headers.get("host", "")
+        apply_security_headers(
+            response.headers, path=request.url.path, host=host, https=settings.https
+        )
+        return response

@@ -15,6 +15,14 @@ TEMPLATES_DIR = Path(__file__).with_name("templates")
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 
+def static_url(path: str) -> str:
+    """Root-relative: Starlette's url_for builds absolute URLs from the (forgeable) Host."""
+    return f"/static/{path}"
+
+
+templates.env.globals["static_url"] = static_url
+
+
 def render(
     request: Request,
     name: str,

@@ -6,8 +6,9 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from servelab.accounts import service as accounts
@@ -21,6 +22,13 @@ from servelab.web.deps import (
     OptionalUser,
     SessionDep,
     SettingsDep,
+)
+from servelab.web.passwords import PasswordGateDep
+from servelab.web.sessions import (
+    LoginThrottleDep,
+    login_attempt,
+    paused_message,
+    set_login_cookies,
 )
 from servelab.web.templating import render
 
@@ -39,23 +47,10 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def _logged_in(response: Response, settings: Settings, token: str) -> Response:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_days * 24 * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=settings.https,
-        path="/",
-    )
-    return response
-
-
-def _start(db: SessionDep, settings: Settings, user: User, next_url: str) -> Response:
+def _start(db: Session, settings: Settings, user: User, next_url: str, *, account: str) -> Response:
     token, _ = accounts.start_web_session(db, user=user, days=settings.session_days)
     redirect = RedirectResponse(safe_next(next_url), status_code=status.HTTP_303_SEE_OTHER)
-    return _logged_in(redirect, settings, token)
+    return set_login_cookies(redirect, settings, token=token, account=account)
 
 
 @router.get("/signup", include_in_schema=False)
@@ -64,18 +59,21 @@ def signup_form(request: Request, user: OptionalUser, next: str = "/") -> Respon
 
 
 @router.post("/signup", include_in_schema=False, dependencies=[CsrfProtected])
-def signup(
+async def signup(
     request: Request,
     db: SessionDep,
     settings: SettingsDep,
+    gate: PasswordGateDep,
     email: FormStr = "",
     password: FormStr = "",
     display_name: FormStr = "",
     next: FormStr = "/",
 ) -> Response:
     try:
-        user = accounts.create_user(
-            db, email=email, password=password, display_name=display_name, role=Role.LEARNER
+        user = await gate.run(
+            lambda: accounts.create_user(
+                db, email=email, password=password, display_name=display_name, role=Role.LEARNER
+            )
         )
     except accounts.AccountError as exc:
         return render(
@@ -84,11 +82,11 @@ def signup(
             {
                 "next": safe_next(next),
                 "error": str(exc),
-                "form": {"email": email, "display_name": display_name},
+                "form": {"email": email[:254], "display_name": display_name[:100]},
             },
             status_code=status.HTTP_400_BAD_REQUEST,
         )
-    return _start(db, settings, user, next)
+    return await run_in_threadpool(_start, db, settings, user, next, account=user.email)
 
 
 @router.get("/login", include_in_schema=False)
@@ -97,47 +95,39 @@ def login_form(request: Request, user: OptionalUser, next: str = "/") -> Respons
 
 
 @router.post("/login", include_in_schema=False, dependencies=[CsrfProtected])
-def login(
+async def login(
     request: Request,
     db: SessionDep,
     settings: SettingsDep,
+    throttle: LoginThrottleDep,
+    gate: PasswordGateDep,
     email: FormStr = "",
     password: FormStr = "",
     next: FormStr = "/",
 ) -> Response:
-    throttle = request.app.state.login_throttle
-    key = accounts.normalize_email(email)
-    wait = throttle.retry_after(key)
-    if wait is not None:
-        minutes = -(-wait // 60)
+    attempt = login_attempt(request, settings, email=email)
+    form = {"next": safe_next(next), "form": {"email": email[:254]}}
+    pause = throttle.pause(attempt)  # before any hashing: a paused guess costs nothing
+    if pause is not None:
         response = render(
             request,
             "auth/login.html",
-            {
-                "next": safe_next(next),
-                "error": f"Too many failed logins for this account. To protect it, logins "
-                f"are paused: try again in {minutes} minute(s).",
-                "form": {"email": email},
-            },
+            {**form, "error": paused_message(pause)},
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
         )
-        response.headers["Retry-After"] = str(wait)
+        response.headers["Retry-After"] = str(pause.retry_after)
         return response
-    user = accounts.authenticate(db, email=email, password=password)
+    user = await gate.run(lambda: accounts.authenticate(db, email=email, password=password))
     if user is None:
-        throttle.failed(key)
+        throttle.failed(attempt)
         return render(
             request,
             "auth/login.html",
-            {
-                "next": safe_next(next),
-                "error": "The email or the password is not right.",
-                "form": {"email": email},
-            },
+            {**form, "error": "The email or the password is not right."},
             status_code=status.HTTP_400_BAD_REQUEST,
         )
-    throttle.succeeded(key)
-    return _start(db, settings, user, next)
+    throttle.succeeded(attempt)
+    return await run_in_threadpool(_start, db, settings, user, next, account=attempt.account)
 
 
 @router.post("/logout", include_in_schema=False, dependencies=[CsrfProtected])
@@ -184,24 +174,29 @@ def users_page(request: Request, db: SessionDep, user: InstructorUser) -> Respon
 
 
 @router.post("/instructor/users", include_in_schema=False, dependencies=[CsrfProtected])
-def create_account(
+async def create_account(
     request: Request,
     db: SessionDep,
     user: InstructorUser,
+    gate: PasswordGateDep,
     email: FormStr = "",
     password: FormStr = "",
     display_name: FormStr = "",
     role: FormStr = Role.INSTRUCTOR.value,
 ) -> Response:
-    form = {"email": email, "display_name": display_name, "role": role}
+    form = {"email": email[:254], "display_name": display_name[:100], "role": role[:20]}
     try:
-        created = accounts.create_user(
-            db, email=email, password=password, display_name=display_name, role=Role(role)
+        created = await gate.run(
+            lambda: accounts.create_user(
+                db, email=email, password=password, display_name=display_name, role=Role(role)
+            )
         )
     except ValueError as exc:  # AccountError, or an unknown role
         message = str(exc) if isinstance(exc, accounts.AccountError) else "Choose a valid role."
-        return _users_page(request, db, user, error=message, form=form, status_code=400)
-    return _users_page(request, db, user, created=created)
+        return await run_in_threadpool(
+            _users_page, request, db, user, error=message, form=form, status_code=400
+        )
+    return await run_in_threadpool(_users_page, request, db, user, created=created)
 
 
 @router.get("/api/me", tags=["api"])

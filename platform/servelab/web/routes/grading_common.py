@@ -14,6 +14,7 @@ from servelab.db.models import User
 from servelab.db.models.grading import Submission
 from servelab.grading import service
 from servelab.grading.archive import MAX_COMPRESSED
+from servelab.web.body_limit import BodyLimit
 from servelab.web.deps import get_current_user
 
 # Room for the multipart envelope and the editor's text fields around a maximal archive.
@@ -31,34 +32,20 @@ def exercise_or_404(course: Course, slug: str) -> Exercise:
         raise HTTPException(status.HTTP_404_NOT_FOUND, exc.message) from None
 
 
-def too_large(size: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE,
+def upload_refusal(size: int) -> str:
+    return (
         f"The upload is {size / 2**20:.1f} MiB; the limit is {MAX_COMPRESSED // 2**20} MiB for "
-        "the archive. Leave data and trained models out: train.py builds the model from DATA_DIR.",
+        "the archive. Leave data and trained models out: train.py builds the model from DATA_DIR."
     )
 
 
-async def limit_body(request: Request) -> None:
-    """Refuse oversized uploads before they are parsed (declared length, then a capped read)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid Content-Length header.")
-        if int(declared) > MAX_BODY_BYTES:
-            raise too_large(int(declared))
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise too_large(size)
-        chunks.append(chunk)
-    # Starlette reads a cached body back for form() and json(): parse only what was capped.
-    request._body = b"".join(chunks)
+def too_large(size: int) -> HTTPException:
+    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, upload_refusal(size))
 
 
-UploadLimit = Depends(limit_body)
+# The upload routes' own body limit, larger than the app's (web/body_limit.py enforces it:
+# a declared length over it is refused unread, a chunked body once it passes it).
+UploadLimit = Depends(BodyLimit(MAX_BODY_BYTES, upload_refusal))
 # Resolved first on upload routes, so nobody uploads anything before proving who they are.
 LoggedIn = Depends(get_current_user)
 

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from servelab.db.models import User
 from servelab.db.models.grading import Submission
 from servelab.grading import grades, service
-from servelab.web.deps import CsrfProtected, InstructorUser, SessionDep
+from servelab.web.deps import CsrfProtected, InstructorUser, RowId, SessionDep
 from servelab.web.routes.grading_common import course_of, exercise_or_404, wake_workers
 from servelab.web.templating import render
 
@@ -116,7 +116,7 @@ def _submission_or_404(db: Session, submission_id: int) -> Submission:
 
 @router.get("/submissions/{submission_id}")
 def submission_full(
-    request: Request, submission_id: int, user: InstructorUser, db: SessionDep
+    request: Request, submission_id: RowId, user: InstructorUser, db: SessionDep
 ) -> Response:
     """Everything about one submission: hidden checks, raw pytest output, platform details."""
     submission = _submission_or_404(db, submission_id)
@@ -141,7 +141,7 @@ def submission_full(
 
 @router.post("/submissions/{submission_id}/regrade", dependencies=[CsrfProtected])
 def regrade_one(
-    request: Request, submission_id: int, user: InstructorUser, db: SessionDep
+    request: Request, submission_id: RowId, user: InstructorUser, db: SessionDep
 ) -> Response:
     _submission_or_404(db, submission_id)
     try:

@@ -36,7 +36,7 @@ from servelab.quiz.scoring import Response as AnswerResponse
 from servelab.quiz.shuffle import presentation
 from servelab.quiz.stats import ItemResponse, ScoredAttempt, quiz_stats
 from servelab.quiz.svg import band_labels, histogram_svg
-from servelab.web.deps import CsrfProtected, CurrentUser, InstructorUser, SessionDep
+from servelab.web.deps import CsrfProtected, CurrentUser, InstructorUser, RowId, SessionDep
 from servelab.web.templating import render
 
 router = APIRouter()
@@ -159,7 +159,7 @@ def start_page(request: Request, slug: str, db: SessionDep, user: CurrentUser) -
 
 @router.get("/quizzes/{slug}/attempts/{attempt_id}", include_in_schema=False)
 def attempt_page(
-    request: Request, slug: str, attempt_id: int, db: SessionDep, user: CurrentUser
+    request: Request, slug: str, attempt_id: RowId, db: SessionDep, user: CurrentUser
 ) -> Response:
     quiz = _quiz(request, slug)
     attempt = _attempt(db, user, slug, attempt_id)
@@ -193,7 +193,7 @@ def _form_answers(form: Any) -> dict[str, list[str]]:
     dependencies=[CsrfProtected],
 )
 async def submit_page(
-    request: Request, slug: str, attempt_id: int, db: SessionDep, user: CurrentUser
+    request: Request, slug: str, attempt_id: RowId, db: SessionDep, user: CurrentUser
 ) -> Response:
     quiz = _quiz(request, slug)
     attempt = _attempt(db, user, slug, attempt_id)
@@ -283,7 +283,7 @@ def api_start(
     responses=_API_ERRORS,
 )
 def api_attempt(
-    request: Request, slug: str, attempt_id: int, db: SessionDep, user: CurrentUser
+    request: Request, slug: str, attempt_id: RowId, db: SessionDep, user: CurrentUser
 ) -> AttemptPublic:
     """One of your attempts with its questions, in the order it shows them."""
     quiz = _quiz(request, slug)
@@ -313,7 +313,7 @@ def _api_result(
 def api_submit(
     request: Request,
     slug: str,
-    attempt_id: int,
+    attempt_id: RowId,
     body: SubmitAnswers,
     db: SessionDep,
     user: CurrentUser,
@@ -339,7 +339,7 @@ def api_submit(
     responses={**_API_ERRORS, 409: {"description": "The attempt has not been submitted."}},
 )
 def api_result(
-    request: Request, slug: str, attempt_id: int, db: SessionDep, user: CurrentUser
+    request: Request, slug: str, attempt_id: RowId, db: SessionDep, user: CurrentUser
 ) -> AttemptResult:
     """The score, per-question correctness and, as the quiz allows, answers and explanations."""
     quiz = _quiz(request, slug)

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from servelab.content import markdown
 from servelab.content.exercise import Exercise
@@ -34,8 +34,12 @@ from servelab.grading.submission_limits import MAX_ACTIVE_SUBMISSIONS
 from servelab.web.deps import (
     CsrfProtected,
     CurrentUser,
+    EngineDep,
     OptionalUser,
+    RowId,
     SessionDep,
+    get_auth,
+    get_current_user,
 )
 from servelab.web.routes import instructor_grading, submissions_api
 from servelab.web.routes.grading_common import (
@@ -49,6 +53,7 @@ from servelab.web.routes.grading_common import (
     visible_or_404,
     wake_workers,
 )
+from servelab.web.streams import SlotStreamingResponse, StreamRefused, StreamSlotsDep
 from servelab.web.templating import render
 
 router = APIRouter()
@@ -209,7 +214,7 @@ def my_submissions(request: Request, user: CurrentUser, db: SessionDep) -> Respo
 
 @router.get("/submissions/{submission_id}", include_in_schema=False)
 def submission_page(
-    request: Request, submission_id: int, user: CurrentUser, db: SessionDep
+    request: Request, submission_id: RowId, user: CurrentUser, db: SessionDep
 ) -> Response:
     submission = visible_or_404(db, user, submission_id)
     course = course_of(request)
@@ -276,14 +281,30 @@ async def _status_stream(engine: Any, submission_id: int, after: int) -> AsyncIt
 
 @router.get("/submissions/{submission_id}/events", include_in_schema=False)
 def submission_events(
-    request: Request, submission_id: int, user: CurrentUser, db: SessionDep
+    request: Request, submission_id: RowId, engine: EngineDep, slots: StreamSlotsDep
 ) -> Response:
-    """Server-Sent Events: status changes until a final state (the page also works without)."""
-    visible_or_404(db, user, submission_id)
+    """Server-Sent Events: status changes until a final state (the page also works without).
+
+    The stream holds no database connection: who is asking is checked in a session closed
+    before streaming starts, and each poll opens its own short one. Open streams are
+    capped per person and in total (429; the page then refreshes by itself).
+    """
+    with Session(engine) as db:
+        user = get_current_user(request, get_auth(request, db))
+        visible_or_404(db, user, submission_id)
+        user_id = user.id or 0
+    slot = slots.acquire(user_id)
+    if isinstance(slot, StreamRefused):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            slot.message,
+            headers={"Retry-After": str(slot.retry_after)},
+        )
     last = request.headers.get("last-event-id", "")
-    after = int(last) if last.isdigit() else 0
-    return StreamingResponse(
-        _status_stream(request.app.state.engine, submission_id, after),
+    after = int(last) if last.isascii() and last.isdigit() else 0
+    return SlotStreamingResponse(
+        _status_stream(engine, submission_id, after),
+        release=slot,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

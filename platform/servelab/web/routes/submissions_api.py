@@ -18,7 +18,7 @@ from servelab.content.loader import Course
 from servelab.db.models.grading import Submission
 from servelab.grading import service
 from servelab.listing import bounded_join
-from servelab.web.deps import CsrfProtected, CurrentUser, SessionDep
+from servelab.web.deps import CsrfProtected, CurrentUser, RowId, SessionDep
 from servelab.web.routes.grading_common import (
     LoggedIn,
     UploadLimit,
@@ -188,7 +188,7 @@ def api_list(
 
 @router.get("/api/submissions/{submission_id}")
 def api_detail(
-    request: Request, submission_id: int, user: CurrentUser, db: SessionDep
+    request: Request, submission_id: RowId, user: CurrentUser, db: SessionDep
 ) -> dict[str, Any]:
     submission = visible_or_404(db, user, submission_id)
     return _api_view(db, course_of(request), submission)

@@ -1,5 +1,6 @@
 // Live progress for a submission page. Without JavaScript the page refreshes itself
 // (a <noscript> meta refresh); with it, status changes arrive by Server-Sent Events.
+// When the server refuses the stream (too many open: 429), the page refreshes itself too.
 (function () {
   "use strict";
   var section = document.getElementById("progress");
@@ -38,4 +39,10 @@
   }
   source.addEventListener("done", reload);
   source.addEventListener("timeout", reload);
+  source.addEventListener("error", function () {
+    if (source.readyState === EventSource.CLOSED) {
+      var seconds = Number(section.getAttribute("data-refresh-seconds")) || 3;
+      window.setTimeout(reload, seconds * 1000);
+    }
+  });
 })();
