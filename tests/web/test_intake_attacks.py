@@ -172,7 +172,7 @@ def maximal_unpack(seed: int) -> bytes:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "make", "bound_mib"),
-    [("10 MiB upload", maximal_upload, 600), ("48 MiB unpacked", maximal_unpack, 200)],
+    [("10 MiB upload", maximal_upload, 150), ("48 MiB unpacked", maximal_unpack, 150)],
 )
 def test_ten_simultaneous_maximal_uploads_stay_bounded(
     tmp_path: Path, kind: str, make: object, bound_mib: int

@@ -260,15 +260,19 @@ def _zip_entries(archive: zipfile.ZipFile) -> Iterator[_Entry]:
         yield _Entry(path, info.file_size, partial(_open_member, archive, info))
 
 
-def extract_zip(data: bytes, dest: Path) -> list[str]:
-    """Unpack a submitted .zip into dest; returns the relative paths written."""
-    if len(data) > MAX_COMPRESSED:
+def extract_zip(data: bytes | BinaryIO, dest: Path) -> list[str]:
+    """Unpack a submitted .zip (its bytes, or a seekable file such as an upload spooled to
+    disk, which is then read a piece at a time) into dest; returns the relative paths written."""
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    size = source.seek(0, os.SEEK_END)
+    source.seek(0)
+    if size > MAX_COMPRESSED:
         raise ArchiveError(
-            f"The archive is {_fmt_bytes(len(data))}; the limit is {_fmt_bytes(MAX_COMPRESSED)}. "
+            f"The archive is {_fmt_bytes(size)}; the limit is {_fmt_bytes(MAX_COMPRESSED)}. "
             "Leave data and trained models out: train.py builds the model from DATA_DIR."
         )
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError):
         raise ArchiveError(
             "This file is not a valid .zip archive. Upload a .zip of your folder."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import secrets
 import shutil
 import zipfile
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlmodel import Session, col, func, select
 
@@ -179,10 +181,11 @@ def create_submission_from_zip(
     course: Course,
     user: User,
     exercise_slug: str,
-    data: bytes,
+    data: bytes | BinaryIO | None,
 ) -> Submission:
-    """Check and unpack an uploaded .zip, then persist and queue it."""
-    if not data:
+    """Check and unpack an uploaded .zip (bytes, or the spooled upload), then persist and queue
+    it. An upload stays on disk until its turn to unpack: waiting uploads hold no memory."""
+    if data is None or _is_empty(data):
         raise SubmissionRefused("Choose a .zip file of your submission folder to upload.")
     return _accept(
         session,
@@ -192,6 +195,14 @@ def create_submission_from_zip(
         exercise_slug=exercise_slug,
         unpack=lambda folder: extract_zip(data, folder),
     )
+
+
+def _is_empty(data: bytes | BinaryIO) -> bool:
+    if isinstance(data, bytes):
+        return not data
+    empty = data.seek(0, os.SEEK_END) == 0
+    data.seek(0)
+    return empty
 
 
 def create_submission_from_files(

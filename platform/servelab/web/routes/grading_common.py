@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, BinaryIO
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
@@ -54,13 +56,22 @@ def form_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def read_upload(value: Any) -> bytes:
+async def read_upload(value: Any) -> BinaryIO | None:
+    """The uploaded archive as the parser spooled it (in memory up to 1 MiB, on disk beyond),
+    size-checked; the archive code reads it a piece at a time, never whole."""
     if not isinstance(value, UploadFile):
-        return b""
-    data = await value.read(MAX_COMPRESSED + 1)
-    if len(data) > MAX_COMPRESSED:
-        raise too_large(len(data))
-    return data
+        return None
+    size = value.size if value.size is not None else await run_in_threadpool(_size, value.file)
+    if size > MAX_COMPRESSED:
+        raise too_large(size)
+    await value.seek(0)
+    return value.file
+
+
+def _size(file: BinaryIO) -> int:
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
+    return size
 
 
 def visible_or_404(db: Session, user: User, submission_id: int) -> Submission:
