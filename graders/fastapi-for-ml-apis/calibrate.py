@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,7 @@ from churn_support import (  # noqa: E402
 
 from servelab.db.models.grading import SubmissionStatus  # noqa: E402
 from servelab.grading.pipeline import GradeOutcome  # noqa: E402
-from servelab.grading.results import read_result_file  # noqa: E402
+from servelab.grading.results import ResultDocument, read_result_file  # noqa: E402
 from servelab.grading.selftest import Candidate, Kind, discover, judge  # noqa: E402
 from servelab.settings import Settings  # noqa: E402
 
@@ -85,21 +87,41 @@ def _source(candidate: Candidate, scratch: Path) -> Path:
     return source
 
 
-def _serve(folder: Path, work: Path) -> subprocess.Popen[bytes] | None:
+class ServeError(Exception):
+    """The candidate did not train, or its service did not become healthy in time."""
+
+
+@contextmanager
+def served(folder: Path, work: Path, startup_seconds: float = 20.0) -> Iterator[Path]:
+    """Train `folder` (python train.py) and serve it with uvicorn; yields the Unix socket."""
     env = {**os.environ, "DATA_DIR": str(DATA), "MODEL_DIR": str(work / "model")}
     trained = subprocess.run(
         [sys.executable, "train.py"], cwd=folder, env=env, capture_output=True, timeout=300
     )
     if trained.returncode != 0:
-        return None
+        raise ServeError("train failed")
+    socket = work / "service.sock"
     uvicorn = Path(sys.executable).with_name("uvicorn")
-    return subprocess.Popen(
-        [str(uvicorn), "main:app", "--uds", str(work / "service.sock"), "--log-level", "error"],
+    server = subprocess.Popen(
+        [str(uvicorn), "main:app", "--uds", str(socket), "--log-level", "error"],
         cwd=folder,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    try:
+        transport = httpx.HTTPTransport(uds=str(socket))
+        with httpx.Client(transport=transport, base_url="http://service", timeout=10) as client:
+            if not _wait_healthy(client, startup_seconds):
+                raise ServeError(f"not healthy within {startup_seconds:g} s")
+        yield socket
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def _wait_healthy(client: httpx.Client, seconds: float) -> bool:
@@ -120,26 +142,17 @@ def measure(candidate: Candidate, *, suite: bool) -> dict[str, dict[str, Any]]:
     startup = 5.0 if candidate.name == "slow-startup" else 20.0
     with tempfile.TemporaryDirectory(prefix="churn-calibrate-") as scratch:
         work = Path(scratch)
-        server = _serve(_source(candidate, work), work)
-        if server is None:
-            return {part: {**row, "optimism": "train failed"} for part, row in rows.items()}
         try:
-            transport = httpx.HTTPTransport(uds=str(work / "service.sock"))
-            with httpx.Client(transport=transport, base_url="http://service", timeout=10) as client:
-                if not _wait_healthy(client, startup):
-                    note = f"not healthy within {startup:g} s"
-                    return {part: {**row, "optimism": note} for part, row in rows.items()}
-                for part in PARTS:
-                    rows[part].update(_metrics(Api(client), HOLDOUT[part]))
-                    if suite:
-                        rows[part].update(_suite_verdict(candidate, work, part))
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            with served(_source(candidate, work), work, startup) as socket:
+                transport = httpx.HTTPTransport(uds=str(socket))
+                client = httpx.Client(transport=transport, base_url="http://service", timeout=10)
+                with client:
+                    for part in PARTS:
+                        rows[part].update(_metrics(Api(client), HOLDOUT[part]))
+                        if suite:
+                            rows[part].update(_suite_verdict(candidate, socket, work, part))
+        except ServeError as exc:
+            return {part: {**row, "optimism": str(exc)} for part, row in rows.items()}
     return rows
 
 
@@ -192,32 +205,40 @@ def _metrics(api: Api, holdout: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _suite_verdict(candidate: Candidate, work: Path, part: str) -> dict[str, Any]:
-    """Run the hidden suite against the served candidate on one part; judge it as the
-    self-test does."""
+def part_grader_dir(work: Path, part: str) -> Path:
+    """A copy of the suite whose data/holdout.csv is one part of the hidden data."""
     grader = work / f"grader-{part}"
     ignore = shutil.ignore_patterns("data", "solution", "mutants", "__pycache__", "*.md")
     shutil.copytree(HERE, grader, ignore=ignore)
     (grader / "data").mkdir()
     shutil.copyfile(HERE / "data" / part / "holdout.csv", grader / "data" / "holdout.csv")
-    results = work / f"results-{part}.json"
-    config = work / "pytest.ini"
+    return grader
+
+
+def run_suite(socket: Path, grader: Path, results: Path, timeout: float = 600) -> ResultDocument:
+    """Run the hidden suite in `grader` (as the runner does) against the service on `socket`."""
+    config = results.with_name("pytest.ini")
     config.write_text("[pytest]\naddopts =\n", encoding="utf-8")
     command = [
         *(sys.executable, "-m", "pytest", "-p", "servelab.grading.plugin"),
         *("-p", "no:cacheprovider", "-p", "_hypothesis_pytestplugin", "-c", str(config)),
         *("--rootdir", str(grader), "--confcutdir", str(grader), "-q", "--no-header"),
-        f"--servelab-socket={work / 'service.sock'}",
+        f"--servelab-socket={socket}",
         f"--servelab-exercise-dir={EXERCISE}",
         f"--servelab-grader-dir={grader}",
         f"--servelab-results={results}",
         str(grader),
     ]
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    subprocess.run(command, cwd=results.parent, env=env, capture_output=True, timeout=timeout)
+    return read_result_file(results)
+
+
+def _suite_verdict(candidate: Candidate, socket: Path, work: Path, part: str) -> dict[str, Any]:
+    """The hidden suite's outcome on one part, judged as the self-test judges it."""
     started = time.monotonic()
-    subprocess.run(command, cwd=work, env=env, capture_output=True, timeout=600)
+    document = run_suite(socket, part_grader_dir(work, part), work / f"results-{part}.json")
     seconds = time.monotonic() - started
-    document = read_result_file(results)
     verdict = judge(candidate, GradeOutcome(SubmissionStatus.GRADED, result=document))
     return {
         "score": f"{document.score:g}",
