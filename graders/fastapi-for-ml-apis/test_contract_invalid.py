@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -198,6 +201,30 @@ FUZZ_PLAN = (  # (path, generation mode, examples)
 # fewer than FUZZ_MIN_SENT requests in its budget has not tested anything worth a verdict.
 FUZZ_BUDGET_SECONDS = 30.0
 FUZZ_MIN_SENT = 20
+# Generating cases is work the learner's schema sets (a pattern such as (a{1000}){1000} keeps
+# Hypothesis busy for minutes); past this, the whole fuzz is stopped, generation included.
+FUZZ_HARD_STOP_SECONDS = FUZZ_BUDGET_SECONDS + 15.0
+
+
+class _FuzzStopped(BaseException):
+    """Raised from the alarm: a BaseException, so neither Hypothesis nor the probe catches it."""
+
+
+@contextmanager
+def _hard_stop(seconds: float) -> Iterator[None]:
+    """Interrupt the block after `seconds` of wall time (pytest runs checks in the main
+    thread, where signal handlers run)."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _FuzzStopped
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _fuzz_operations(openapi: Vetting) -> list[tuple[str, str, int, Any]]:
@@ -229,9 +256,19 @@ def test_fuzz_from_openapi_finds_no_5xx(api: Api, openapi: Vetting) -> None:
     crashes: list[str] = []
     deadline = time.monotonic() + FUZZ_BUDGET_SECONDS
     sent = planned = 0
-    for path, mode, examples, strategy in _fuzz_operations(openapi):
-        sent += _fuzz(api, path, mode, examples, strategy, crashes, deadline)
-        planned += examples
+    try:
+        with _hard_stop(FUZZ_HARD_STOP_SECONDS):
+            for path, mode, examples, strategy in _fuzz_operations(openapi):
+                sent += _fuzz(api, path, mode, examples, strategy, crashes, deadline)
+                planned += examples
+    except _FuzzStopped:
+        fail(
+            f"The fuzzer was stopped after {FUZZ_HARD_STOP_SECONDS:.0f} s: generating requests "
+            "from your OpenAPI schema took too long (a pattern or constraint that is very "
+            "expensive to satisfy). Keep request schemas simple: Literal values for categories, "
+            "bounds for numbers.",
+            "input-validation",
+        )
     if crashes:
         listed = "\n".join(f"- {c}" for c in list(dict.fromkeys(crashes))[:5])
         fail(

@@ -1,5 +1,6 @@
 """A learner's /openapi.json is data, never an address: the real flagship suite against
-services whose documents point at a loopback listener, a FIFO, or themselves."""
+services whose documents point at a loopback listener, a FIFO, or themselves, or ask the
+fuzzer for more work than it may spend."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from flagship_helpers import GRADER_DIR, calibrate, solution_variant
+
 from servelab.grading.results import CheckStatus, ResultDocument
 
 OPENAPI_CHECKS = {"test_openapi_declares_endpoints", "test_fuzz_from_openapi_finds_no_5xx"}
@@ -28,10 +29,8 @@ _original_openapi = app.openapi
 
 def _hostile_openapi():
     document = _copy.deepcopy(_original_openapi())
-    refs = {REFS!r}
     schemas = document["components"]["schemas"]
-    for field, ref in refs.items():
-        schemas["Customer"]["properties"][field] = {{"$ref": ref}}
+    schemas["Customer"]["properties"].update({PROPERTIES!r})
     schemas.update({EXTRA!r})
     return document
 
@@ -90,11 +89,14 @@ def watched_fifo(path: Path) -> Iterator[threading.Event]:
         os.close(reader)
 
 
-def _grade_variant(tmp_path: Path, refs: dict[str, str], extra: dict[str, object]) -> ResultDocument:
+def _grade_variant(
+    tmp_path: Path, properties: dict[str, object], extra: dict[str, object] | None = None
+) -> ResultDocument:
+    """Grade the reference solution whose document has these Customer properties (and extra
+    schemas) instead of its own."""
     tool = calibrate()
-    source = solution_variant(
-        tmp_path / "service", append_to_main=HOSTILE_OPENAPI.format(REFS=refs, EXTRA=extra)
-    )
+    code = HOSTILE_OPENAPI.format(PROPERTIES=properties, EXTRA=extra or {})
+    source = solution_variant(tmp_path / "service", append_to_main=code)
     work = tmp_path / "work"
     work.mkdir()
     started = time.monotonic()
@@ -106,7 +108,9 @@ def _grade_variant(tmp_path: Path, refs: dict[str, str], extra: dict[str, object
 
 def _failed(result: ResultDocument) -> dict[str, str]:
     return {
-        t.nodeid.rsplit("::", 1)[-1]: t.output for t in result.tests if t.status != CheckStatus.PASSED
+        t.nodeid.rsplit("::", 1)[-1]: t.output
+        for t in result.tests
+        if t.status != CheckStatus.PASSED
     }
 
 
@@ -120,7 +124,7 @@ def test_refs_to_addresses_and_files_are_never_followed(tmp_path: Path) -> None:
             "region": f"https://127.0.0.1:{port}/y",
             "tenure_months": fifo.as_uri(),
         }
-        result = _grade_variant(tmp_path, refs, {})
+        result = _grade_variant(tmp_path, {field: {"$ref": ref} for field, ref in refs.items()})
         reader_opened_the_fifo = fifo_opened.is_set()  # before the cleanup opens it itself
     assert connections == [], "the grader connected to an address the learner's document named"
     assert not reader_opened_the_fifo, "the grader opened a file the learner's document named"
@@ -136,8 +140,21 @@ def test_refs_to_addresses_and_files_are_never_followed(tmp_path: Path) -> None:
 @pytest.mark.timeout(400)
 def test_a_ref_cycle_fails_the_openapi_checks_and_the_suite_finishes(tmp_path: Path) -> None:
     cycle = {"Loop": {"$ref": "#/components/schemas/Loop"}}
-    result = _grade_variant(tmp_path, {"plan": "#/components/schemas/Loop"}, cycle)
+    result = _grade_variant(tmp_path, {"plan": {"$ref": "#/components/schemas/Loop"}}, cycle)
     failed = _failed(result)
     assert set(failed) == OPENAPI_CHECKS, failed
     assert all("form a cycle" in output for output in failed.values())
     assert result.max_score == 100 and result.score == 100 - 2 - 2
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_a_schema_too_expensive_to_fuzz_stops_the_fuzz_not_the_suite(tmp_path: Path) -> None:
+    # Hypothesis spends minutes trying to build strings for this pattern.
+    expensive = {"plan": {"type": "string", "pattern": "^(a{1000}){1000}$"}}
+    result = _grade_variant(tmp_path, expensive)
+    failed = _failed(result)
+    assert set(failed) == {"test_fuzz_from_openapi_finds_no_5xx"}, failed
+    assert "The fuzzer was stopped after 45 s" in failed["test_fuzz_from_openapi_finds_no_5xx"]
+    fuzz = next(t for t in result.tests if t.nodeid.endswith("test_fuzz_from_openapi_finds_no_5xx"))
+    print(f"fuzz check stopped after {fuzz.seconds:.1f} s; suite {result.execution_time:.1f} s")
