@@ -106,8 +106,8 @@ def test_openapi_declares_endpoints(openapi: Vetting) -> None:
             "the contract must exist with the right method.",
             "data-contract",
         )
-    schema = _body_schema(spec, "/predict")
-    declared = set((schema or {}).get("properties", {}))
+    properties = (_body_schema(spec, "/predict") or {}).get("properties")
+    declared = set(properties) if isinstance(properties, dict) else set()
     if not set(FIELDS) <= declared:
         fail(
             "POST /predict does not declare a JSON request body with the six fields "
