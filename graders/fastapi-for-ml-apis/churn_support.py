@@ -1,8 +1,12 @@
 """Helpers and calibrated thresholds for the churn exercise's hidden suite.
 
 Calibrated thresholds live here, next to the numbers measured in CALIBRATION.md.
-Learner feedback never quotes holdout values: only the learner's own outputs and
-the thresholds, which the exercise page states anyway.
+
+Learner-visible text (feedback(), fail(), record_table()) is text the grader wrote plus
+values it computed: counts of its own requests, status codes, metric values rounded to two
+decimals, and what it sent from public examples. It never quotes what the service answered
+(keys, values, headers) nor its log: once the service has seen a hidden row, anything it
+emits could carry that row, and feedback must not be the way out.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import numpy as np
@@ -22,6 +26,7 @@ import pandas as pd
 import pytest
 from scipy.stats import rankdata
 
+from servelab.grading.openapi import Vetting
 from servelab.grading.plugin import feedback
 
 FIELDS = (
@@ -48,7 +53,11 @@ SLICE_GAP_CEILING = 0.25  # best minus worst slice AUC (point estimates)
 LATENCY_P95_SECONDS = 0.30
 BOOTSTRAP_SEED = 20260101
 BOOTSTRAP_ROUNDS = 400
-SCORING_BUDGET_SECONDS = 100.0  # one-by-one fallback when /predict/batch is broken
+# One-by-one fallback when /predict/batch is broken, for the whole suite (every part of the
+# hidden data): a slow service with a broken batch endpoint must not eat the suite's time.
+SCORING_BUDGET_SECONDS = 40.0
+PUBLIC_SAMPLE_SIZE = 20  # public examples for the contract checks, every plan and region
+METRIC_DECIMALS = 2  # metric values shown to learners
 
 VALID_RECORD: dict[str, Any] = {
     "customer_id": 4821,
@@ -65,17 +74,24 @@ class Api:
 
     A server that crashed on the previous request may close the connection under the
     next one; that request is innocent and deserves an answer, not a transport error.
+    Counts the suite's requests (instructors see the count per check) and holds the suite's
+    budget for one-by-one scoring.
     """
 
-    def __init__(self, client: Api) -> None:
+    sent = 0  # requests of the whole suite, fixtures included
+
+    def __init__(self, client: httpx.Client) -> None:
         self.client = client
+        self.singles_deadline: float | None = None  # set when one-by-one scoring first starts
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        Api.sent += 1
         try:
             return self.client.request(method, path, **kwargs)
         except httpx.TimeoutException:
             raise
         except httpx.TransportError:
+            Api.sent += 1
             return self.client.request(method, path, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
@@ -85,10 +101,21 @@ class Api:
         return self.request("POST", path, **kwargs)
 
 
-def fail(message: str, section: str) -> None:
+def fail(message: str, section: str) -> NoReturn:
     """Tell the learner what went wrong and where to read about it, then fail the check."""
     feedback(message, section=section)
     pytest.fail(message, pytrace=False)
+
+
+def vetted_document(openapi: Vetting, section: str, what: str) -> dict[str, Any]:
+    """The vetted OpenAPI document, or a failed check that says why it was not read."""
+    if openapi.document is None:
+        fail(
+            f"{what} {openapi.message()} FastAPI serves a safe /openapi.json for free unless "
+            "it is switched off or replaced; clients and the grader's fuzzer read it.",
+            section,
+        )
+    return openapi.document
 
 
 def with_changes(**changes: Any) -> dict[str, Any]:
@@ -106,13 +133,21 @@ def report_problems(wrong: list[str], what: str, why: str, section: str) -> None
         fail(f"{what}\n{listed}{more}\n{why}", section)
 
 
+def rounded(value: float) -> float:
+    """A metric value as learners see it: two decimals, so feedback cannot probe labels."""
+    return round(float(value), METRIC_DECIMALS)
+
+
 def strict_json(text: str) -> Any:
     """Parse JSON as the standard defines it: NaN and Infinity are not JSON."""
 
     def refuse(token: str) -> Any:
         raise ValueError(f"{token} is not valid JSON")
 
-    return json.loads(text, parse_constant=refuse)
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except RecursionError:  # nesting too deep for the parser: not a document we can read
+        raise ValueError("nested too deeply") from None
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -154,13 +189,23 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def public_sample(frame: pd.DataFrame, n: int = PUBLIC_SAMPLE_SIZE) -> list[dict[str, Any]]:
+    """n customers of a (public) frame, every plan and region among them; fixed, so grades
+    repeat."""
+    picked = frame.groupby(["plan", "region"]).head(1)
+    rest = frame.drop(picked.index).sample(n=max(0, n - len(picked)), random_state=7)
+    return records(pd.concat([picked, rest]))
+
+
+PREDICTION_KEYS = ("churn_probability", "churned", "model_version")
+
+
 def prediction_problem(body: Any) -> str | None:
-    """What is wrong with one prediction object, or None when it follows the contract."""
+    """What is wrong with one prediction object (grader words only), or None if it is valid."""
     if not isinstance(body, dict):
         return "a prediction is not a JSON object"
-    expected = {"churn_probability", "churned", "model_version"}
-    if set(body) != expected:
-        return f"a prediction has keys {sorted(body)}, the contract says {sorted(expected)}"
+    if len(body) != len(PREDICTION_KEYS) or any(key not in body for key in PREDICTION_KEYS):
+        return f"a prediction does not have exactly the keys {', '.join(PREDICTION_KEYS)}"
     p = body["churn_probability"]
     if isinstance(p, bool) or not isinstance(p, int | float) or not math.isfinite(p):
         return "churn_probability is not a finite number"
@@ -196,12 +241,13 @@ class Scored:
 def score_records(client: Api, bodies: Sequence[dict[str, Any]]) -> Scored:
     """Probabilities for `bodies`, through /predict/batch in chunks, else one by one."""
     out: list[float] = []
-    deadline = time.monotonic() + SCORING_BUDGET_SECONDS
     for start in range(0, len(bodies), 500):
         chunk = list(bodies[start : start + 500])
         got = _score_batch(client, chunk)
         if got is None:
-            got = _score_singly(client, chunk, deadline)
+            if client.singles_deadline is None:
+                client.singles_deadline = time.monotonic() + SCORING_BUDGET_SECONDS
+            got = _score_singly(client, chunk, client.singles_deadline)
         if isinstance(got, str):
             return Scored(None, got)
         out.extend(got)
@@ -284,7 +330,7 @@ def card_split(card: dict[str, Any]) -> date:
     assert start is not None
     if not SPLIT_EARLIEST <= start <= SPLIT_LATEST:
         fail(
-            f"`split.validation_start` is {start.isoformat()}, outside the allowed window "
+            "`split.validation_start` is outside the allowed window "
             f"{SPLIT_EARLIEST.isoformat()} to {SPLIT_LATEST.isoformat()}. A temporal split "
             "needs enough months on each side to train and to validate honestly.",
             "temporal-split",

@@ -1,7 +1,15 @@
-"""Generate the churn exercise's public train.csv and hidden holdout.csv.
+"""Generate the churn exercise's public train.csv and the two parts of its hidden holdout.
 
-Deterministic: a fixed seed, numpy's PCG64 stream and explicit number formatting, so
+Deterministic: a fixed seed, numpy's PCG64 streams and explicit number formatting, so
 the committed files can be reproduced byte for byte (tests/exercise checks it).
+
+The hidden holdout comes in two parts of the same size and distribution (Q1 2026), with
+disjoint customer ids drawn from one range, so a service cannot tell them apart:
+- data/feedback/holdout.csv: what learners' results show until the due date. It is the
+  holdout the grader used before the split (same seed, same draws), so train.csv kept its
+  bytes; rows of it may have been seen by learners through older feedback.
+- data/final/holdout.csv: what the grade uses, drawn from a second, independent stream
+  (SeedSequence(seed).spawn), never used before.
 
 The traps the graders rely on are made here, on purpose:
 - customer_id: in train.csv the extract put churned customers late, so ids rise with
@@ -16,7 +24,7 @@ The traps the graders rely on are made here, on purpose:
 - drift: the holdout (Q1 2026) continues the price trend with a slightly higher
   base churn rate.
 
-Usage: python generate_data.py [--train PATH] [--holdout PATH]
+Usage: python generate_data.py [--train PATH] [--hidden-dir DIR]
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ SEED = 20250101
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DEFAULT_TRAIN = REPO / "exercises" / "fastapi-for-ml-apis" / "data" / "train.csv"
-DEFAULT_HOLDOUT = HERE / "data" / "holdout.csv"
+DEFAULT_HIDDEN = HERE / "data"
+PARTS = ("final", "feedback")
+HOLDOUT_ROWS = 4000  # per part: each part alone is as large as the whole holdout before the split
 
 COLUMNS = [
     "customer_id",
@@ -118,8 +128,18 @@ def _train_ids(rng: np.random.Generator, churned: np.ndarray) -> np.ndarray:
     return ids
 
 
-def _holdout_ids(rng: np.random.Generator, n: int) -> np.ndarray:
-    return rng.choice(np.arange(10_001, 90_001), size=n, replace=False)
+def _holdout_ids(rng: np.random.Generator, n: int, taken: np.ndarray | None = None) -> np.ndarray:
+    """Random ids from 10,001 to 90,000, leaving out ids another part already uses."""
+    pool = np.arange(10_001, 90_001)
+    if taken is not None:
+        pool = np.setdiff1d(pool, taken)
+    return rng.choice(pool, size=n, replace=False)
+
+
+def _holdout_customers(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    return _customers(
+        rng, n, dt.date(2026, 1, 1), dt.date(2026, 3, 31), islands_share=0.03, base_shift=0.1
+    )
 
 
 def _write(path: Path, ids: np.ndarray, cols: dict[str, np.ndarray]) -> None:
@@ -144,26 +164,32 @@ def _write(path: Path, ids: np.ndarray, cols: dict[str, np.ndarray]) -> None:
             )
 
 
-def generate(train_path: Path, holdout_path: Path, seed: int = SEED) -> None:
-    """Write both CSV files; the same seed always gives the same bytes."""
+def generate(train_path: Path, hidden_dir: Path, seed: int = SEED) -> None:
+    """Write train.csv and <hidden_dir>/{final,feedback}/holdout.csv; same seed, same bytes."""
     rng = np.random.default_rng(seed)
     train = _customers(
         rng, 5000, dt.date(2025, 1, 1), dt.date(2025, 12, 31), islands_share=0.025, base_shift=0.0
     )
-    holdout = _customers(
-        rng, 4000, dt.date(2026, 1, 1), dt.date(2026, 3, 31), islands_share=0.03, base_shift=0.1
-    )
+    # The order of draws on `rng` is the one the generator had before the split, which
+    # keeps train.csv (and the former holdout, now the feedback part) byte for byte.
+    feedback = _holdout_customers(rng, HOLDOUT_ROWS)
     _write(train_path, _train_ids(rng, train["churned"]), train)
-    _write(holdout_path, _holdout_ids(rng, 4000), holdout)
+    feedback_ids = _holdout_ids(rng, HOLDOUT_ROWS)
+    _write(hidden_dir / "feedback" / "holdout.csv", feedback_ids, feedback)
+
+    final_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    final = _holdout_customers(final_rng, HOLDOUT_ROWS)
+    final_ids = _holdout_ids(final_rng, HOLDOUT_ROWS, taken=feedback_ids)
+    _write(hidden_dir / "final" / "holdout.csv", final_ids, final)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, default=DEFAULT_TRAIN)
-    parser.add_argument("--holdout", type=Path, default=DEFAULT_HOLDOUT)
+    parser.add_argument("--hidden-dir", type=Path, default=DEFAULT_HIDDEN)
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
-    generate(args.train, args.holdout, args.seed)
+    generate(args.train, args.hidden_dir, args.seed)
 
 
 if __name__ == "__main__":

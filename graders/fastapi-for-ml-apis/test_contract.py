@@ -1,8 +1,14 @@
-"""Contract checks: endpoints, response shapes, batch, determinism and latency."""
+"""Contract checks: endpoints, response shapes, batch, determinism and latency.
+
+Every request here is built from public examples (train.csv) or from the contract itself,
+and feedback quotes only what the grader sent, never what the service answered.
+"""
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -19,13 +25,17 @@ from churn_support import (
     SPLIT_LATEST,
     VALID_RECORD,
     Api,
+    CardResponse,
     fail,
     prediction_problem,
-    records,
+    public_sample,
     report_problems,
     strict_json,
+    vetted_document,
     with_changes,
 )
+
+from servelab.grading.openapi import RefError, Vetting, dereference
 
 pytestmark = pytest.mark.category("contract")
 
@@ -37,45 +47,67 @@ ENDPOINTS = {
 }
 
 
-def _sample(holdout: pd.DataFrame, n: int) -> list[dict[str, Any]]:
-    """n holdout customers, every plan and region among them (fixed, so grades repeat)."""
-    picked = holdout.groupby(["plan", "region"]).head(1)
-    rest = holdout.drop(picked.index).sample(n=max(0, n - len(picked)), random_state=7)
-    return records(pd.concat([picked, rest]))
+@dataclass
+class Answer:
+    """The service's answer to one request, judged; `problem` is in grader words only."""
+
+    payload: Any
+    problem: str | None
+
+
+def _ask(api: Api, body: dict[str, Any]) -> Answer:
+    try:
+        response = api.post("/predict", json=body)
+    except httpx.HTTPError as exc:
+        return Answer(None, f"the request failed ({type(exc).__name__})")
+    if response.status_code != 200:
+        return Answer(None, f"HTTP {response.status_code}")
+    try:
+        payload = strict_json(response.text)
+    except ValueError:
+        return Answer(None, "the body is not valid JSON")
+    return Answer(payload, prediction_problem(payload))
+
+
+@pytest.fixture(scope="module")
+def sample(train: pd.DataFrame) -> list[dict[str, Any]]:
+    """Public customers from train.csv, every plan and region among them."""
+    return public_sample(train)
+
+
+@pytest.fixture(scope="module")
+def singles(api: Api, sample: list[dict[str, Any]]) -> list[Answer]:
+    """One /predict answer per sample customer, shared by the checks that judge them."""
+    return [_ask(api, body) for body in sample]
 
 
 def _body_schema(spec: dict[str, Any], path: str) -> dict[str, Any] | None:
     try:
         schema = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
-        while "$ref" in schema:
-            name = schema["$ref"].rsplit("/", 1)[-1]
-            schema = spec["components"]["schemas"][name]
-    except (KeyError, TypeError, AttributeError):
+        schema = dereference(spec, schema)
+    except (KeyError, TypeError, RefError):
         return None
     return schema if isinstance(schema, dict) else None
 
 
 @pytest.mark.points(2)
-def test_openapi_declares_endpoints(api: Api) -> None:
+def test_openapi_declares_endpoints(openapi: Vetting) -> None:
     """/openapi.json declares the four endpoints and the request schema"""
-    try:
-        spec = strict_json(api.get("/openapi.json").text)
-    except (ValueError, httpx.HTTPError):
-        fail(
-            "GET /openapi.json did not return a JSON document. FastAPI serves it for free "
-            "unless it is switched off; clients and the grader's fuzzer read it.",
-            "data-contract",
-        )
-    paths = spec.get("paths", {}) if isinstance(spec, dict) else {}
-    missing = [f"{m.upper()} {p}" for p, m in ENDPOINTS.items() if m not in paths.get(p, {})]
+    spec = vetted_document(openapi, "data-contract", "The grader did not read your /openapi.json:")
+    paths = spec.get("paths") if isinstance(spec.get("paths"), dict) else {}
+    missing = [
+        f"{m.upper()} {p}"
+        for p, m in ENDPOINTS.items()
+        if not isinstance(paths.get(p), dict) or m not in paths[p]
+    ]
     if missing:
         fail(
             f"The OpenAPI document does not declare: {', '.join(missing)}. Every endpoint of "
             "the contract must exist with the right method.",
             "data-contract",
         )
-    schema = _body_schema(spec, "/predict")
-    declared = set((schema or {}).get("properties", {}))
+    properties = (_body_schema(spec, "/predict") or {}).get("properties")
+    declared = set(properties) if isinstance(properties, dict) else set()
     if not set(FIELDS) <= declared:
         fail(
             "POST /predict does not declare a JSON request body with the six fields "
@@ -102,21 +134,15 @@ def test_health(api: Api) -> None:
 
 
 @pytest.mark.points(3)
-def test_valid_requests_get_valid_responses(api: Api, holdout: pd.DataFrame) -> None:
+def test_valid_requests_get_valid_responses(
+    sample: list[dict[str, Any]], singles: list[Answer]
+) -> None:
     """Valid requests, every plan and region, get schema-valid predictions"""
-    wrong = []
-    for body in _sample(holdout, 30):
-        response = api.post("/predict", json=body)
-        where = f"plan={body['plan']}, region={body['region']}"
-        if response.status_code != 200:
-            wrong.append(f"{where}: HTTP {response.status_code}")
-            continue
-        try:
-            problem = prediction_problem(strict_json(response.text))
-        except ValueError:
-            problem = "the body is not valid JSON"
-        if problem:
-            wrong.append(f"{where}: {problem}")
+    wrong = [
+        f"plan={body['plan']}, region={body['region']}: {answer.problem}"
+        for body, answer in zip(sample, singles, strict=True)
+        if answer.problem
+    ]
     report_problems(
         wrong,
         "Some valid requests did not get a prediction that follows the contract:",
@@ -126,13 +152,12 @@ def test_valid_requests_get_valid_responses(api: Api, holdout: pd.DataFrame) -> 
 
 
 @pytest.mark.points(3)
-def test_model_card_shape(api: Api) -> None:
+def test_model_card_shape(card_response: CardResponse) -> None:
     """GET /model-card has every key of the contract, with the right types"""
-    try:
-        card = strict_json(api.get("/model-card").text)
-    except (ValueError, httpx.HTTPError):
-        card = None
-    problems = _card_problems(card)
+    if card_response.card is None:
+        problems = [str(card_response.problem)]
+    else:
+        problems = _card_problems(card_response.card)
     report_problems(
         problems,
         "The model card does not follow the contract:",
@@ -213,15 +238,7 @@ def test_shifted_inputs_inside_bounds(api: Api) -> None:
     ]
     wrong = []
     for description, body in cases:
-        response = api.post("/predict", json=body)
-        try:
-            problem = (
-                f"HTTP {response.status_code}"
-                if response.status_code != 200
-                else prediction_problem(strict_json(response.text))
-            )
-        except ValueError:
-            problem = "the body is not valid JSON"
+        problem = _ask(api, body).problem
         if problem:
             wrong.append(f"{description}: {problem}")
     report_problems(
@@ -233,39 +250,46 @@ def test_shifted_inputs_inside_bounds(api: Api) -> None:
     )
 
 
+def _same_prediction(a: Any, b: Any) -> bool:
+    if prediction_problem(a) or prediction_problem(b):
+        return False
+    close = abs(a["churn_probability"] - b["churn_probability"]) <= PROBABILITY_TOLERANCE
+    return close and a["churned"] == b["churned"]
+
+
 @pytest.mark.points(3)
-def test_batch_equals_singles(api: Api, holdout: pd.DataFrame) -> None:
+def test_batch_equals_singles(
+    api: Api, sample: list[dict[str, Any]], singles: list[Answer]
+) -> None:
     """/predict/batch answers in order, each equal to the single prediction"""
-    bodies = _sample(holdout, 60)
-    response = api.post("/predict/batch", json={"instances": bodies})
     try:
+        response = api.post("/predict/batch", json={"instances": sample})
+        status = response.status_code
         predictions = strict_json(response.text).get("predictions")
+    except httpx.HTTPError as exc:
+        status, predictions = type(exc).__name__, None
     except (ValueError, AttributeError):
         predictions = None
-    if response.status_code != 200 or not isinstance(predictions, list):
+    if status != 200 or not isinstance(predictions, list):
+        answered = f"HTTP {status}" if isinstance(status, int) else f"a failed request ({status})"
         fail(
-            f"POST /predict/batch with 60 valid instances answered HTTP {response.status_code} "
+            f"POST /predict/batch with {len(sample)} valid instances got {answered} "
             'without a {"predictions": [...]} object.',
             "data-contract",
         )
-    if len(predictions) != len(bodies):
+    if len(predictions) != len(sample):
         fail(
-            f"POST /predict/batch returned {len(predictions)} predictions for "
-            f"{len(bodies)} instances.",
+            f"POST /predict/batch with {len(sample)} instances did not return one prediction "
+            "per instance.",
             "data-contract",
         )
-    mismatches = 0
-    for body, batch_prediction in zip(bodies, predictions, strict=True):
-        single = strict_json(api.post("/predict", json=body).text)
-        if prediction_problem(batch_prediction) or prediction_problem(single):
-            mismatches += 1
-            continue
-        same = abs(batch_prediction["churn_probability"] - single["churn_probability"])
-        if same > PROBABILITY_TOLERANCE or batch_prediction["churned"] != single["churned"]:
-            mismatches += 1
+    mismatches = sum(
+        not _same_prediction(batch, single.payload)
+        for batch, single in zip(predictions, singles, strict=True)
+    )
     if mismatches:
         fail(
-            f"{mismatches} of {len(bodies)} batch predictions differ from the single prediction "
+            f"{mismatches} of {len(sample)} batch predictions differ from the single prediction "
             "for the same customer (or are not valid predictions). Batch and single endpoints "
             "must share one code path so they cannot drift apart.",
             "data-contract",
@@ -288,44 +312,54 @@ def test_batch_size_limits(api: Api) -> None:
     )
 
 
+DETERMINISM_REPEATS = 15  # the sample's first 15 customers cover every plan and region
+
+
 @pytest.mark.points(1)
-def test_predictions_are_deterministic(api: Api, holdout: pd.DataFrame) -> None:
+def test_predictions_are_deterministic(
+    api: Api, sample: list[dict[str, Any]], singles: list[Answer]
+) -> None:
     """The same request always gets the same answer"""
-    bodies = _sample(holdout, 20)
-    first = [api.post("/predict", json=b).text for b in bodies]
-    second = [api.post("/predict", json=b).text for b in bodies]
-    differing = 0
-    for a, b in zip(first, second, strict=True):
-        try:
-            pa, pb = strict_json(a), strict_json(b)
-            if abs(pa["churn_probability"] - pb["churn_probability"]) > PROBABILITY_TOLERANCE:
-                differing += 1
-        except (ValueError, KeyError, TypeError):
-            differing += 1
+    repeated = list(zip(sample, singles, strict=True))[:DETERMINISM_REPEATS]
+    differing = sum(
+        not _same_prediction(_ask(api, body).payload, first.payload) for body, first in repeated
+    )
     if differing:
         fail(
-            f"{differing} of {len(bodies)} repeated requests got a different (or no valid) "
+            f"{differing} of {len(repeated)} repeated requests got a different (or no valid) "
             "answer. Predictions must not depend on randomness or on earlier requests.",
             "data-contract",
         )
 
 
+LATENCY_WARMUP = 3
+LATENCY_SAMPLES = 60
+# np.percentile interpolates between sorted[h] and sorted[h + 1], h = floor(0.95 (n - 1)):
+# once n - h samples are over the budget, sorted[h] is too, and so is the p95 of all n.
+LATENCY_CERTAINLY_OVER = LATENCY_SAMPLES - math.floor(0.95 * (LATENCY_SAMPLES - 1))
+
+
 @pytest.mark.points(1)
 def test_single_prediction_latency(api: Api) -> None:
     """p95 latency of single predictions is within the budget"""
-    for _ in range(5):
+    for _ in range(LATENCY_WARMUP):
         api.post("/predict", json=VALID_RECORD)
-    timings = []
-    for i in range(60):
+    timings: list[float] = []
+    for i in range(LATENCY_SAMPLES):
         body = with_changes(customer_id=1000 + i, tenure_months=float(i))
         started = time.perf_counter()
         api.post("/predict", json=body)
         timings.append(time.perf_counter() - started)
+        # A slow service stops the check early: the verdict is already certain.
+        if sum(t > LATENCY_P95_SECONDS for t in timings) >= LATENCY_CERTAINLY_OVER:
+            break
     p95 = float(np.percentile(timings, 95))
-    if p95 > LATENCY_P95_SECONDS:
+    if len(timings) < LATENCY_SAMPLES or p95 > LATENCY_P95_SECONDS:
+        slow = sum(t > LATENCY_P95_SECONDS for t in timings)
         fail(
-            f"The 95th percentile of single-prediction latency was {p95 * 1000:.0f} ms, over "
-            f"the {LATENCY_P95_SECONDS * 1000:.0f} ms budget. Load the model once at startup, "
-            "not per request, and avoid heavy per-request work.",
+            f"{slow} of {len(timings)} single predictions took longer than "
+            f"{LATENCY_P95_SECONDS * 1000:.0f} ms, so the 95th percentile of latency is over "
+            "the budget. Load the model once at startup, not per request, and avoid heavy "
+            "per-request work.",
             "latency-and-monitoring",
         )

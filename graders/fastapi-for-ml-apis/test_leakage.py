@@ -22,6 +22,7 @@ from churn_support import (
     card_value,
     fail,
     records,
+    rounded,
     score_records,
 )
 
@@ -48,11 +49,11 @@ def test_features_exclude_id_and_post_outcome_columns(card: dict[str, Any]) -> N
             "does not hold for new customers.",
             "leakage",
         )
-    unknown = sorted(set(features) - set(FIELDS))
-    if unknown:
+    if not set(features) <= set(FIELDS):
         fail(
-            f"`features` lists names that are not request fields: {', '.join(unknown)}. List "
-            "the request fields your model uses (derived columns count as their source field).",
+            "`features` lists names that are not request fields. List the request fields your "
+            f"model uses, out of {', '.join(FIELDS)} (derived columns count as their source "
+            "field).",
             "model-card",
         )
 
@@ -90,13 +91,15 @@ def test_training_rows_match_the_split(card: dict[str, Any], train: pd.DataFrame
     """training.rows counts exactly the rows before validation_start"""
     rows = card_value(card, "training", "rows")
     expected = len(_training_rows(train, card))
-    if not isinstance(rows, int) or isinstance(rows, bool) or rows != expected:
-        more_or_less = "more" if isinstance(rows, int) and rows > expected else "fewer"
+    if not isinstance(rows, int) or isinstance(rows, bool):
+        fail("The model card's `training.rows` is not an integer.", "model-card")
+    if rows != expected:
+        more_or_less = "more" if rows > expected else "fewer"
         fail(
-            f"`training.rows` is {rows!r}, {more_or_less} than the rows of train.csv dated "
-            "before your `validation_start`. The served model must be fit on every one of "
-            "those rows and no other: rows from the validation period leak the future, and "
-            "dropped rows leave customers unseen.",
+            f"`training.rows` counts {more_or_less} rows than train.csv has before your "
+            "`validation_start`. The served model must be fit on every one of those rows and "
+            "no other: rows from the validation period leak the future, and dropped rows leave "
+            "customers unseen.",
             "temporal-split",
         )
 
@@ -139,9 +142,10 @@ def test_validation_auc_is_not_optimistic(
     measured = auc(holdout["churned"].to_numpy(), holdout_scores.require())
     if claimed - measured > OPTIMISM_TOLERANCE:
         fail(
-            f"Your model card claims a validation ROC AUC of {claimed:.3f}, but on customers "
-            f"it has never seen the model does more than {OPTIMISM_TOLERANCE:.2f} worse. "
-            "Evidence that optimistic is the mark of leakage: a feature known only after the "
-            "outcome, an id that tracks the label, or validation rows used in training.",
+            "Your model card's `metric.validation` is more than "
+            f"{OPTIMISM_TOLERANCE:.2f} above the ROC AUC measured on customers the model has "
+            f"never seen ({rounded(measured):.2f}). Evidence that optimistic is the mark of "
+            "leakage: a feature known only after the outcome, an id that tracks the label, or "
+            "validation rows used in training.",
             "leakage",
         )

@@ -1,4 +1,7 @@
-"""The churn data: reproducible byte for byte, and shaped as the exercise promises."""
+"""The churn data: reproducible byte for byte, and shaped as the exercise promises.
+
+The hidden holdout has two parts (feedback and final) of the same shape, with disjoint ids.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,10 @@ from servelab.settings import PROJECT_ROOT
 
 GENERATOR = PROJECT_ROOT / "graders" / "fastapi-for-ml-apis" / "generate_data.py"
 TRAIN = PROJECT_ROOT / "exercises" / "fastapi-for-ml-apis" / "data" / "train.csv"
-HOLDOUT = PROJECT_ROOT / "graders" / "fastapi-for-ml-apis" / "data" / "holdout.csv"
+HIDDEN = PROJECT_ROOT / "graders" / "fastapi-for-ml-apis" / "data"
+PARTS = ("final", "feedback")
+HOLDOUTS = {part: HIDDEN / part / "holdout.csv" for part in PARTS}
+ROWS_BEFORE_THE_SPLIT = 4000  # the whole holdout before it had parts; each part is as large
 
 
 def _generator():  # type: ignore[no-untyped-def]
@@ -23,20 +29,26 @@ def _generator():  # type: ignore[no-untyped-def]
     return module
 
 
-def test_generator_reproduces_both_committed_files_byte_for_byte(tmp_path: Path) -> None:
-    _generator().generate(tmp_path / "train.csv", tmp_path / "holdout.csv")
+def test_generator_reproduces_every_committed_file_byte_for_byte(tmp_path: Path) -> None:
+    _generator().generate(tmp_path / "train.csv", tmp_path / "hidden")
     assert (tmp_path / "train.csv").read_bytes() == TRAIN.read_bytes()
-    assert (tmp_path / "holdout.csv").read_bytes() == HOLDOUT.read_bytes()
+    for part, committed in HOLDOUTS.items():
+        assert (tmp_path / "hidden" / part / "holdout.csv").read_bytes() == committed.read_bytes()
+    assert sorted(p.name for p in HIDDEN.iterdir()) == sorted(PARTS)  # nothing else is hidden
 
 
 def test_another_seed_gives_other_data(tmp_path: Path) -> None:
-    _generator().generate(tmp_path / "train.csv", tmp_path / "holdout.csv", seed=1)
+    _generator().generate(tmp_path / "train.csv", tmp_path / "hidden", seed=1)
     assert (tmp_path / "train.csv").read_bytes() != TRAIN.read_bytes()
+    for part, committed in HOLDOUTS.items():
+        assert (tmp_path / "hidden" / part / "holdout.csv").read_bytes() != committed.read_bytes()
 
 
 @pytest.mark.parametrize(
     ("path", "rows", "first", "last"),
-    [(TRAIN, 5000, "2025-01-01", "2025-12-31"), (HOLDOUT, 4000, "2026-01-01", "2026-03-31")],
+    [(TRAIN, 5000, "2025-01-01", "2025-12-31")]
+    + [(path, ROWS_BEFORE_THE_SPLIT, "2026-01-01", "2026-03-31") for path in HOLDOUTS.values()],
+    ids=["train", *PARTS],
 )
 def test_files_have_the_promised_shape(path: Path, rows: int, first: str, last: str) -> None:
     data = pd.read_csv(path)
@@ -64,14 +76,26 @@ def test_files_have_the_promised_shape(path: Path, rows: int, first: str, last: 
     assert 0.02 <= islands <= 0.035
 
 
-def test_holdout_rare_slice_is_large_enough_to_judge() -> None:
-    holdout = pd.read_csv(HOLDOUT)
+@pytest.mark.parametrize("part", PARTS)
+def test_each_parts_rare_slice_is_large_enough_to_judge(part: str) -> None:
+    holdout = pd.read_csv(HOLDOUTS[part])
     assert (holdout["region"] == "islands").sum() > 100
 
 
-def test_traps_are_real() -> None:
-    """customer_id tracks churn in train only; the offer is predictive in both files."""
-    train, holdout = pd.read_csv(TRAIN), pd.read_csv(HOLDOUT)
+def test_parts_cannot_be_told_apart_by_id_and_share_no_customer() -> None:
+    """Both parts draw ids from one range: a service cannot tell which part it is scoring."""
+    final, feedback = (pd.read_csv(HOLDOUTS[part])["customer_id"] for part in PARTS)
+    train = pd.read_csv(TRAIN)["customer_id"]
+    assert not set(final) & set(feedback)
+    assert not (set(final) | set(feedback)) & set(train)
+    for ids in (final, feedback):
+        assert ids.min() > 10_000 and ids.max() <= 90_000
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_traps_are_real(part: str) -> None:
+    """customer_id tracks churn in train only; the offer is predictive in every file."""
+    train, holdout = pd.read_csv(TRAIN), pd.read_csv(HOLDOUTS[part])
     assert train["customer_id"].corr(train["churned"]) > 0.5
     assert abs(holdout["customer_id"].corr(holdout["churned"])) < 0.1
     for data in (train, holdout):

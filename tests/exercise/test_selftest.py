@@ -140,6 +140,7 @@ def test_discover_finds_the_flagship_reference_mutants_and_starter(settings: Set
         "constant-prior",
         "no-validation",
         "islands-dropped",
+        "slow-predictions",
         "slow-startup",
     }
 
@@ -185,18 +186,26 @@ def test_selftest_through_the_real_pipeline(slug: str, grading_settings: Setting
     assert reference.score == reference.max_score
     if slug == FLAGSHIP:
         assert reference.score == 100
-        assert len(report.verdicts) == 9  # reference, seven mutants, starter
+        assert len(report.verdicts) == 10  # reference, eight mutants, starter
+        slow = next(v for v in report.verdicts if v.candidate.name == "slow-predictions")
+        assert slow.outcome is not None and slow.outcome.result is not None
+        exercise = load_course(grading_settings.exercises_dir).exercises[slug]
+        print(f"slow-predictions: suite {slow.outcome.result.execution_time:.1f} s")
+        assert slow.outcome.result.execution_time < exercise.limits.test_seconds
         _assert_failed_checks_teach(grading_settings, slug, report.verdicts)
 
 
 def _assert_failed_checks_teach(settings: Settings, slug: str, verdicts: list[Verdict]) -> None:
     """Every failed check tells the learner what and why, and links a real lesson anchor."""
     anchors = load_course(settings.exercises_dir).lessons[slug].anchors
-    holdout = pd.read_csv(settings.graders_dir / slug / "data" / "holdout.csv")
     train = pd.read_csv(settings.exercises_dir / slug / "data" / "train.csv")
     baseline = LogisticRegression().fit(train[["tenure_months"]], train["churned"])
-    scores = baseline.predict_proba(holdout[["tenure_months"]])[:, 1]
-    secret = f"{roc_auc_score(holdout['churned'], scores):.3f}"  # the grader's hidden yardstick
+    secrets = []  # the grader's hidden yardstick on each part of the hidden data
+    for part in ("final", "feedback"):
+        holdout = pd.read_csv(settings.graders_dir / slug / "data" / part / "holdout.csv")
+        scores = baseline.predict_proba(holdout[["tenure_months"]])[:, 1]
+        auc = roc_auc_score(holdout["churned"], scores)
+        secrets += [f"{auc:.3f}", f"{auc:.2f}"]
     for verdict in verdicts:
         result = verdict.outcome.result if verdict.outcome else None
         for test in result.tests if result else []:
@@ -205,4 +214,4 @@ def _assert_failed_checks_teach(settings: Settings, slug: str, verdicts: list[Ve
             where = f"{verdict.candidate.name}: {test.nodeid}"
             assert test.feedback and test.output.strip(), where
             assert test.section in anchors, where
-            assert secret not in test.output, where
+            assert not any(secret in test.output for secret in secrets), where

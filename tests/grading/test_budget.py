@@ -57,6 +57,24 @@ def test_hypothesis_generating_forever_is_stopped_at_the_budget(tmp_path: Path) 
     assert run.seconds < BUDGET + 30
 
 
+def test_time_limit_blocks_share_the_one_alarm_with_the_budget(tmp_path: Path) -> None:
+    """A grader's own time_limit() stops its block and leaves the check going; nested blocks
+    stop at the nearest deadline; a block longer than the budget ends with the budget."""
+    grader = copy_suite("time_limit", tmp_path) / "grader"
+    with attack_service() as server:
+        run = run_suite(tmp_path, server.path, grader, f"--servelab-time-budget={BUDGET}")
+    tests = _by_id(run.document())
+    early = tests["test_a_block_stopped_early_and_the_check_goes_on"]
+    assert early.status == CheckStatus.PASSED
+    assert early.output.startswith("stopped after 0.")
+    assert tests["test_nested_blocks_stop_at_the_nearest_deadline"].status == CheckStatus.PASSED
+    longer = tests["test_the_budget_ends_a_longer_block"]
+    assert longer.status == CheckStatus.FAILED
+    assert "ran out of time during this check" in longer.output
+    assert tests["test_after_the_budget"].status == CheckStatus.SKIPPED
+    assert run.seconds < BUDGET + 30
+
+
 def test_a_slow_service_is_graded_until_the_budget_ends(tmp_path: Path) -> None:
     def slow(request, conn, stop):  # type: ignore[no-untyped-def]
         time.sleep(0.5)

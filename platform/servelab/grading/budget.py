@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 # Once the budget is over, the alarm fires again at this interval until the check ends, so
 # code that swallows the first OutOfTime (Hypothesis, a broad `except BaseException`) stops too.
@@ -47,40 +48,82 @@ class TimeBudget:
         return self.left() <= 0
 
 
-class CheckGuard:
-    """Arms an alarm at the budget's end while a check's setup or call runs.
+class TimeLimitReached(BaseException):
+    """A `time_limit()` block ran out of its seconds (a BaseException, like OutOfTime)."""
 
-    Only in the main thread (signals are delivered there) and only inside a phase, so the
-    exception lands where pytest reports it as the check's failure, never in pytest's own code.
-    `on_fire` is told first (the plugin marks the running check as stopped for time).
+
+class CheckGuard:
+    """The one owner of SIGALRM in the suite: the budget's end while a check's setup or call
+    runs, and any `time_limit()` block inside it, each raising its own exception.
+
+    Only in the main thread (signals are delivered there) and only inside a phase or block, so
+    the exception lands where pytest reports it as the check's failure, never in pytest's own
+    code. `on_fire` is told first when the budget ends (the plugin marks the check stopped).
     """
 
     def __init__(self, budget: TimeBudget, on_fire: Callable[[], None]) -> None:
         self.budget = budget
         self.on_fire = on_fire
-        self._armed = False
+        self._in_phase = False
+        self._limits: list[float] = []  # deadlines of open time_limit() blocks, innermost last
+        self._previous: Any = None
 
     @contextmanager
     def phase(self) -> Iterator[None]:
         if self.budget.seconds is None or threading.current_thread() is not threading.main_thread():
             yield
             return
-        left = self.budget.left()
-        if left <= 0:
+        if self.budget.left() <= 0:
             self.on_fire()
             raise OutOfTime("the suite's time budget ended before this step of the check")
-        previous = signal.signal(signal.SIGALRM, self._fire)
-        self._armed = True
-        signal.setitimer(signal.ITIMER_REAL, left, _REFIRE_SECONDS)
+        self._in_phase = True
+        self._arm()
         try:
             yield
         finally:
-            self._armed = False
+            self._in_phase = False
+            self._arm()
+
+    @contextmanager
+    def limit(self, seconds: float) -> Iterator[None]:
+        """Stop the block with TimeLimitReached after `seconds` (or OutOfTime, if the budget
+        ends first): for grader work the service can make endless, e.g. case generation."""
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("time_limit() works only in the main thread, where checks run")
+        deadline = time.monotonic() + seconds
+        self._limits.append(deadline)
+        self._arm()
+        try:
+            yield
+        finally:
+            self._limits.remove(deadline)
+            self._arm()
+
+    def _watched(self) -> list[float]:
+        watched = list(self._limits)
+        if self._in_phase:
+            watched.append(self.budget.ends)
+        return watched
+
+    def _arm(self) -> None:
+        """Point the timer at the nearest deadline (re-firing once past it), or disarm it."""
+        watched = self._watched()
+        if not watched:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            if self._previous is not None:
+                signal.signal(signal.SIGALRM, self._previous)
+                self._previous = None
+            return
+        if self._previous is None:
+            self._previous = signal.signal(signal.SIGALRM, self._fire)
+        left = max(min(watched) - time.monotonic(), 0.001)
+        signal.setitimer(signal.ITIMER_REAL, left, _REFIRE_SECONDS)
 
     def _fire(self, signum: int, frame: FrameType | None) -> None:
-        if not self._armed:
-            return
-        self.on_fire()
-        raise OutOfTime("the suite's time budget ended while this check was running")
+        now = time.monotonic()
+        if self._in_phase and self.budget.ends <= now:
+            self.on_fire()
+            raise OutOfTime("the suite's time budget ended while this check was running")
+        if any(deadline <= now for deadline in self._limits):
+            raise TimeLimitReached("a time_limit() block ran out of time")
+        self._arm()  # fired early (a re-fire before any deadline): wait for the nearest one

@@ -3,7 +3,8 @@
 Fixtures: `service` (an httpx.Client for the learner's service, bounded per docs/grading.md),
 `hidden_data(name)`, `public_data(name)`, `exercise`. Markers: `points(n)`, `category(name)`,
 `visibility("visible" | "hidden" | "after_due")`. Helpers: `feedback(message, *, section=None)`
-and `record_table(name, rows, *, digits=2)` attach learner-facing text to the running check;
+and `record_table(name, rows, *, digits=2)` attach learner-facing text to the running check,
+`time_limit(seconds)` stops a block the service could make endless (`TimeLimitReached`);
 learners see only those (redacted if they quote hidden data), raw assertion text goes to an
 instructor-only field. With `--servelab-results PATH` the result document is written there as
 the suite goes and at its end; `--servelab-time-budget` bounds the suite's time and
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import httpx
 import pytest
 
 from servelab.content.exercise import Exercise, load_exercise
-from servelab.grading.budget import CheckGuard, TimeBudget
+from servelab.grading.budget import CheckGuard, TimeBudget, TimeLimitReached
 from servelab.grading.checks import check_for, hidden_parts
 from servelab.grading.fit import DocumentWriter
 from servelab.grading.guarded_http import Problem, ServiceLimits, service_client
@@ -51,11 +53,13 @@ MAX_COLUMNS = 50
 MAX_TABLE_CHARS = 1_000_000  # per check, all its tables
 MAX_LEADERBOARD = 100
 _ANCHOR_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+__all__ = ["TimeLimitReached", "feedback", "record_leaderboard", "record_table", "time_limit"]
 
 
 class _State:
     current: CheckRecord | None = None
     leaderboard: list[RawEntry] = []
+    guard: CheckGuard | None = None
 
 
 def _running_check(helper: str) -> CheckRecord:
@@ -112,6 +116,15 @@ def record_table(name: str, rows: list[dict[str, Any]], *, digits: int = 2) -> N
         check.table_chars += size
         cleaned.append(kept)
     check.tables.append(RawTable(cap_text(str(name), RAW_SHORT_CHARS), cleaned))
+
+
+def time_limit(seconds: float) -> AbstractContextManager[None]:
+    """Stop the block after `seconds` with `TimeLimitReached` (or earlier at the suite's time
+    budget): for grader work the service can make endless, such as generating cases from its
+    schema. The plugin owns the suite's alarm: use this, never signal.alarm of your own."""
+    if _State.guard is None:
+        raise RuntimeError("time_limit() can only be used while the plugin runs a suite")
+    return _State.guard.limit(seconds)
 
 
 def record_leaderboard(name: str, value: float | str, *, order: str = "desc") -> None:
@@ -274,6 +287,7 @@ class _ResultCollector:
         self.config = config
         self.budget = TimeBudget(config.getoption("servelab_time_budget", None))
         self.guard = CheckGuard(self.budget, self._stopped_for_time)
+        _State.guard = self.guard
         self.limits = ServiceLimits(
             deadline_seconds=config.getoption("servelab_request_timeout", None) or 10.0
         )
