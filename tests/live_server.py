@@ -50,6 +50,10 @@ class LiveServer:
     def rss_mib(self) -> float:
         return _status_kib(self.pid, "VmRSS") / 1024
 
+    def peak_rss_mib(self) -> float:
+        """The highest resident memory since the process started (VmHWM)."""
+        return _status_kib(self.pid, "VmHWM") / 1024
+
     def client(self, *, source: str | None = None, **kwargs: object) -> httpx.Client:
         """An httpx client of this server; `source` binds it to a loopback address
         (127.0.0.2, ...), so the server sees requests from another client address."""
@@ -100,9 +104,12 @@ class PeakMemory:
 
 
 @contextmanager
-def live_server(settings: Settings, tmp_path: Path, **env: str) -> Iterator[LiveServer]:
+def live_server(
+    settings: Settings, tmp_path: Path | None = None, **env: str
+) -> Iterator[LiveServer]:
     """Migrate settings' database, then run `servelab serve` on a free loopback port with
-    those settings (plus `env`, SERVELAB_* values) until the block ends."""
+    those settings (plus `env`, SERVELAB_* values) until the block ends. No grading workers
+    run in it unless `env` asks for them; its log goes to tmp_path (default: the var folder)."""
     upgrade(settings)
     port = free_port()
     environment = {
@@ -110,13 +117,18 @@ def live_server(settings: Settings, tmp_path: Path, **env: str) -> Iterator[Live
         "SERVELAB_ENVIRONMENT": settings.environment,
         "SERVELAB_VAR_DIR": str(settings.var_dir),
         "SERVELAB_DATABASE_URL": settings.database_url,
+        "SERVELAB_EXERCISES_DIR": str(settings.exercises_dir),
+        "SERVELAB_GRADERS_DIR": str(settings.graders_dir),
         "SERVELAB_SECRET_KEY": settings.secret_key,
         "SERVELAB_HOST": "127.0.0.1",
         "SERVELAB_PORT": str(port),
         "SERVELAB_LOG_LEVEL": "WARNING",
+        "SERVELAB_EMBEDDED_WORKER": "false",
         **env,
     }
-    log_path = tmp_path / f"server-{port}.log"
+    folder = tmp_path or settings.var_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "servelab", "serve"],

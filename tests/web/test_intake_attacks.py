@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 from grading_web_helpers import SLUG, TINY, course_settings
-from server_process import ServerProcess, serve_in_process
 from sqlmodel import Session
 
+from live_server import LiveServer, live_server
 from servelab.accounts import service as accounts
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
@@ -59,7 +59,7 @@ def _tokens(settings: Settings, count: int) -> list[str]:
         return [accounts.create_api_token(db, user=user) for user in users]
 
 
-def _measured(server: ServerProcess, label: str, send: object) -> httpx.Response:
+def _measured(server: LiveServer, label: str, send: object) -> httpx.Response:
     before = server.rss_mib()
     started = time.monotonic()
     response = send()  # type: ignore[operator]
@@ -83,7 +83,7 @@ def test_a_requirements_bomb_is_refused_unread_through_the_api_and_the_form(
     bomb = requirements_bomb()
     print(f"\nthe bomb: {len(bomb)} bytes deflated, {3 * BOMB_LINES / MiB:.1f} MiB unpacked")
     assert len(bomb) < 64 * 1024
-    with serve_in_process(settings) as server, httpx.Client(base_url=server.url, timeout=120) as c:
+    with live_server(settings) as server, httpx.Client(base_url=server.base_url, timeout=120) as c:
         c.get("/exercises/tiny")  # warm the page templates before measuring
         api = _measured(
             server,
@@ -100,7 +100,7 @@ def test_a_requirements_bomb_is_refused_unread_through_the_api_and_the_form(
         assert "requirements.txt is 14648 KiB; the limit is 64 KiB and 500 lines" in detail
         assert "was not read" in detail and len(api.content) < 4096
 
-        with session_as_learner(server.url, settings) as browser:
+        with session_as_learner(server.base_url, settings) as browser:
             form = _measured(
                 server,
                 "HTML form",
@@ -138,12 +138,12 @@ def maximal_upload(seed: int) -> bytes:
     return data
 
 
-def _burst(server: ServerProcess, tokens: list[str], uploads: list[bytes]) -> list[int]:
+def _burst(server: LiveServer, tokens: list[str], uploads: list[bytes]) -> list[int]:
     barrier = threading.Barrier(len(tokens))
     codes: list[int] = []
 
     def post(token: str, data: bytes) -> None:
-        with httpx.Client(base_url=server.url, timeout=120) as client:
+        with httpx.Client(base_url=server.base_url, timeout=120) as client:
             barrier.wait(timeout=30)
             r = client.post(
                 "/api/submissions",
@@ -182,8 +182,8 @@ def test_ten_simultaneous_maximal_uploads_stay_bounded(
         settings = course_settings(tmp_path / f"slots-{slots}")
         upgrade(settings)
         tokens = _tokens(settings, 10)
-        with serve_in_process(settings, SERVELAB_INTAKE_CONCURRENCY=str(slots)) as server:
-            httpx.get(f"{server.url}/exercises/{SLUG}", timeout=30)
+        with live_server(settings, SERVELAB_INTAKE_CONCURRENCY=str(slots)) as server:
+            httpx.get(f"{server.base_url}/exercises/{SLUG}", timeout=30)
             before = server.rss_mib()
             started = time.monotonic()
             codes = _burst(server, tokens, uploads)

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from grading_web_helpers import SLUG, course_settings, starter_zip, store_submission
-from server_process import serve_in_process
 from sqlmodel import Session, select
 
+from live_server import live_server
 from servelab.accounts import service as accounts
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
@@ -201,8 +201,8 @@ def _assert_three_of_ten(settings: Settings, backend: str) -> None:
     _set_per_hour(settings, 50)  # the active limit is the one under test
     upgrade(settings)
     learner_id, token = _learner_with_token(settings)
-    with serve_in_process(settings) as server:
-        answers = _concurrent_posts(server.url, token, 10)
+    with live_server(settings) as server:
+        answers = _concurrent_posts(server.base_url, token, 10)
     codes = Counter(a.status for a in answers)
     print(f"\n{backend}: 10 concurrent posts -> {dict(codes)}")
     assert codes == Counter({201: MAX_ACTIVE_SUBMISSIONS, 429: 10 - MAX_ACTIVE_SUBMISSIONS})
@@ -237,8 +237,8 @@ def test_the_hourly_limit_holds_under_concurrent_posts_on_postgresql(
     _set_per_hour(settings, 2)
     upgrade(settings)
     _, token = _learner_with_token(settings)
-    with serve_in_process(settings) as server:
-        answers = _concurrent_posts(server.url, token, 6)
+    with live_server(settings) as server:
+        answers = _concurrent_posts(server.base_url, token, 6)
     codes = Counter(a.status for a in answers)
     print(f"\nPostgreSQL, 2 per hour: 6 concurrent posts -> {dict(codes)}")
     assert codes == Counter({201: 2, 429: 4})
