@@ -32,7 +32,7 @@ run: venv system
 test: venv lint
 	deploy/ensure-system.sh docker runsc browser postgres redis
 	$(SERVELAB) runtime build
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 lint: venv
 	.venv/bin/ruff check platform tests bench
