@@ -29,8 +29,9 @@ from pathlib import Path
 
 import docker
 
-from servelab.grading.orphans import MANAGED_LABEL, OWNER_LABEL, owner_token
+from servelab.grading.orphans import MANAGED_LABEL, OWNER_LABEL
 from servelab.grading.pipeline import GradeOutcome, grade_directory
+from servelab.grading.processes import owner_token
 from servelab.settings import PROJECT_ROOT, Settings
 
 COURSE = PROJECT_ROOT / "tests" / "fixtures" / "course"

@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from servelab.db.models import User
+from servelab.grading.processes import start_time
 from servelab.settings import PROJECT_ROOT, Settings
 
 COURSE = PROJECT_ROOT / "tests" / "fixtures" / "course"
@@ -96,3 +97,10 @@ def sandbox_containers(submission_label: str) -> list[object]:
     client = docker.from_env()
     filters = {"label": f"servelab.submission={submission_label}"}
     return list(client.containers.list(all=True, filters=filters))
+
+
+def reused(pid: int) -> str:
+    """The start time of an earlier process with this pid (before the live one started)."""
+    started = start_time(pid)
+    assert started is not None and started.isdigit()
+    return str(int(started) - 1)

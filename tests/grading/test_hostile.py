@@ -27,8 +27,9 @@ from sandbox_helpers import HOSTILE, leftovers, report_of
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.archive import MAX_UNCOMPRESSED, ArchiveError, extract_zip
 from servelab.grading.limits import MiB
-from servelab.grading.orphans import SOCKET_ROOT, owner_token
+from servelab.grading.orphans import SOCKET_ROOT
 from servelab.grading.pipeline import GradeOutcome, grade_directory, work_root
+from servelab.grading.processes import owner_token
 from servelab.grading.sandbox import Sandbox, SandboxLimits
 from support import require_service
 

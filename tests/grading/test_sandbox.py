@@ -266,7 +266,7 @@ def test_sweep_removes_what_a_dead_worker_left_and_spares_live_ones(
     )
     orphan.start()
     volume = docker_client.volumes.create(f"servelab-orphan-{orphan.short_id}", labels=labels)
-    stale_dir = SOCKET_ROOT / f"{dead_pid}-orphan"
+    stale_dir = SOCKET_ROOT / f"{dead_pid}.1-orphan"
     (stale_dir / "model").mkdir(parents=True, exist_ok=True)
     hostmount.mount_tmpfs(stale_dir / "model", size_bytes=MiB, uid=10001)
     (stale_dir / "model" / "model.json").write_text("{}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,6 +17,7 @@ from grading_helpers import (
     STARTER,
     course_settings,
     make_learner,
+    reused,
     sandbox_containers,
 )
 from sqlalchemy import update
@@ -26,6 +28,7 @@ from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
 from servelab.db.models.grading import FINAL_STATUSES, Submission, SubmissionStatus, utcnow
 from servelab.grading import queue
+from servelab.grading.processes import HOST, owner_token, process_tag
 from servelab.grading.worker import WorkerPool
 from servelab.settings import Settings
 
@@ -116,6 +119,27 @@ def test_platform_error_is_retried_then_reported_as_error(
     assert statuses == ["queued", "received", "queued", "received", "error"]
 
 
+def test_a_job_whose_worker_pid_was_reused_is_resumed_at_start(
+    settings: Settings,
+    engine: Engine,
+    user_id: int,
+    pools: list[WorkerPool],
+    later: subprocess.Popen[bytes],
+) -> None:
+    """The worker that claimed it is gone; a later process has its pid. Without the start
+    time the job would look alive and wait out its hour-long lease."""
+    sid = _enqueue(engine, user_id, SOLUTION, slug="no-such-exercise")
+    with Session(engine) as session:
+        gone = f"{HOST}:{later.pid}:{reused(later.pid)}:pool0000:0"
+        claim = queue.claim_next(
+            session, worker_id=gone, lease_seconds=3600, deadline_seconds=lambda _: 3600
+        )
+        assert claim is not None and claim.submission_id == sid
+    _start(pools, settings, engine)
+    assert _wait(engine, sid, timeout=60).status == SubmissionStatus.ERROR
+    assert "resumed" in _events(engine, sid)[2][1]
+
+
 @pytest.mark.docker
 @pytest.mark.slow
 def test_pool_grades_queued_submissions(
@@ -154,7 +178,7 @@ def test_restart_resumes_interrupted_jobs_and_replaces_partial_results(
     other_host = _enqueue(engine, user_id, SOLUTION)
     with Session(engine) as session:
         # a pool in this process that is gone (a restart), mid-training with a partial result
-        dead = f"{socket.gethostname()}:{os.getpid()}:gone0000:0"
+        dead = f"{owner_token()}:gone0000:0"
         claim = queue.claim_next(
             session, worker_id=dead, lease_seconds=3600, deadline_seconds=lambda _: 3600
         )
@@ -273,7 +297,7 @@ def test_pool_start_sweeps_what_a_crashed_worker_left(
     leftover_dir = settings.var_dir / "work" / "job-999999999-local-abc"
     leftover_dir.mkdir(parents=True)
     (leftover_dir / "train.py").write_text("x = 1\n")
-    live_dir = settings.var_dir / "work" / f"job-{os.getpid()}-local-abc"
+    live_dir = settings.var_dir / "work" / f"job-{process_tag()}-local-abc"
     live_dir.mkdir()
     try:
         _start(pools, settings, engine)

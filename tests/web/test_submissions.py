@@ -613,7 +613,8 @@ def test_end_to_end_through_the_api_with_the_embedded_worker_and_docker(tmp_path
         assert f"Score: {good['score']}" in page and "http-equiv" not in page
         import docker
 
-        from servelab.grading.orphans import OWNER_LABEL, owner_token
+        from servelab.grading.orphans import OWNER_LABEL
+        from servelab.grading.processes import owner_token
 
         mine = docker.from_env().containers.list(
             all=True, filters={"label": f"{OWNER_LABEL}={owner_token()}"}

@@ -1,6 +1,6 @@
 """The host folder of one sandbox: what its containers share, each part capped and private.
 
-    <SOCKET_ROOT>/<pid>-<id>/     a 1 MiB tmpfs (as root), mode 0700, owned by root
+    <SOCKET_ROOT>/<pid>.<start>-<id>/  a 1 MiB tmpfs (as root), mode 0700, owned by root
         run/                      the serve container's /run/servelab (the learner's uid)
         served/                   the claimed socket; the grader container's /run/servelab
         model/                    MODEL_DIR: a tmpfs of its own, the exercise's model_dir cap
@@ -27,6 +27,7 @@ from docker.types import Mount
 from servelab.grading import containers, hostmount
 from servelab.grading.limits import MiB, SandboxLimits
 from servelab.grading.orphans import SOCKET_ROOT, remove_container, remove_volume
+from servelab.grading.processes import process_tag
 from servelab.grading.runtime import GRADER_UID, LEARNER_UID
 
 SOCKET_NAME = "service.sock"
@@ -40,8 +41,8 @@ class SandboxFolder:
 
     def __init__(self, sandbox_id: str, *, model_store: str) -> None:
         # Under a short SOCKET_ROOT, not the job's work folder: a Unix socket's path must fit
-        # in 108 bytes, and the pid in the name lets the sweeper spot orphans.
-        self.root = SOCKET_ROOT / f"{os.getpid()}-{sandbox_id}"
+        # in 108 bytes, and the process tag in the name lets the sweeper spot orphans.
+        self.root = SOCKET_ROOT / f"{process_tag()}-{sandbox_id}"
         self.socket_dir = self.root / "run"
         self.served_dir = self.root / "served"
         self.socket_path = self.served_dir / SOCKET_NAME

@@ -31,7 +31,8 @@ import docker
 import docker.errors
 from packaging.utils import canonicalize_name
 
-from servelab.grading.orphans import MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL, owner_token
+from servelab.grading.orphans import MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL
+from servelab.grading.processes import owner_token
 from servelab.grading.runtime import (
     FEATURED,
     GRADER_UID,

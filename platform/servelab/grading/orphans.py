@@ -1,15 +1,14 @@
 """ServeLab's Docker labels, who owns a container, and the sweeper for what a crash left behind.
 
 Every container and volume a sandbox creates carries `servelab.managed=1` and an owner token
-(host, pid, pid start time). A resource whose owner process is gone is an orphan: the worker
+(host, pid, pid start time: `processes.owner_token`), and every socket folder the owner's
+`processes.process_tag`. A resource whose owner process is gone is an orphan: the worker
 sweeps them at start-up, without touching those of other live workers sharing the engine.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -19,35 +18,13 @@ import docker.errors
 from docker.models.containers import Container
 
 from servelab.grading import hostmount
+from servelab.grading.processes import owner_alive, tag_alive
 
 MANAGED_LABEL = "servelab.managed"
 OWNER_LABEL = "servelab.owner"
 SANDBOX_LABEL = "servelab.sandbox"
 ROLE_LABEL = "servelab.role"
 SOCKET_ROOT = Path(tempfile.gettempdir()) / "servelab-run"
-
-
-def _proc_start_time(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def owner_token() -> str:
-    """Who created a resource: host, pid and that pid's start time (pids are reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_proc_start_time(os.getpid())}"
-
-
-def _owner_alive(owner: str | None) -> bool:
-    if not owner:
-        return False
-    host, _, rest = owner.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname():
-        return True  # another host's worker: not ours to judge
-    return pid.isdigit() and _proc_start_time(int(pid)) == started
 
 
 def remove_container(container: Container) -> None:
@@ -81,12 +58,12 @@ def sweep_orphans(client: docker.DockerClient | None = None, *, everything: bool
     removed = 0
     filters = {"label": f"{MANAGED_LABEL}=1"}
     for container in client.containers.list(all=True, filters=filters):
-        if everything or not _owner_alive(container.labels.get(OWNER_LABEL)):
+        if everything or not owner_alive(container.labels.get(OWNER_LABEL)):
             remove_container(container)
             removed += 1
     for volume in client.volumes.list(filters=filters):
         labels = volume.attrs.get("Labels") or {}
-        if everything or not _owner_alive(labels.get(OWNER_LABEL)):
+        if everything or not owner_alive(labels.get(OWNER_LABEL)):
             try:
                 volume.remove(force=True)
                 removed += 1
@@ -94,8 +71,7 @@ def sweep_orphans(client: docker.DockerClient | None = None, *, everything: bool
                 pass  # still in use by a container being removed; the next sweep gets it
     if SOCKET_ROOT.is_dir():
         for path in SOCKET_ROOT.iterdir():
-            pid = path.name.split("-", 1)[0]
-            if everything or not (pid.isdigit() and _proc_start_time(int(pid)) is not None):
+            if everything or not tag_alive(path.name.split("-", 1)[0]):
                 hostmount.unmount_tree(path)  # never let rmtree walk into a live mount
                 shutil.rmtree(path, ignore_errors=True)
     return removed

@@ -7,7 +7,6 @@ the platform failed (the queue retries it; the learner is never blamed for it).
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from servelab.content.errors import ContentErrors
 from servelab.content.exercise import Exercise, load_exercise
 from servelab.db.models.grading import SubmissionStatus
+from servelab.grading import processes
 from servelab.grading.archive import ArchiveError, copy_tree
 from servelab.grading.results import ResultDocument
 from servelab.grading.runner import PreparedSuite, SuiteError, SuiteOutcome
@@ -93,30 +93,19 @@ def work_root(settings: Settings) -> Path:
 
 
 def sweep_work_dirs(settings: Settings) -> int:
-    """Remove job folders left by a process that died (their pid is in the name)."""
+    """Remove job folders left by a process that died (its pid and start time are in the name)."""
     root = work_root(settings)
     removed = 0
     if not root.is_dir():
         return 0
     for folder in root.iterdir():
-        pid_text = folder.name.removeprefix(WORK_PREFIX).split("-", 1)[0]
-        if not folder.name.startswith(WORK_PREFIX) or not pid_text.isdigit():
+        if not folder.name.startswith(WORK_PREFIX):
             continue
-        if _pid_alive(int(pid_text)):
+        if processes.tag_alive(folder.name.removeprefix(WORK_PREFIX).split("-", 1)[0]):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _Timer:
@@ -189,7 +178,7 @@ def grade_directory(
             SubmissionStatus.ERROR, log_excerpt=f"submission folder {source_dir} is missing"
         )
     work_root(settings).mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}-{submission_id or 'local'}-"
+    tag = f"{processes.process_tag()}-{submission_id or 'local'}-"
     work_dir = Path(tempfile.mkdtemp(prefix=WORK_PREFIX + tag, dir=work_root(settings)))
     try:
         notify(SubmissionStatus.PREPARING)

@@ -36,11 +36,11 @@ from servelab.grading.orphans import (
     OWNER_LABEL,
     SANDBOX_LABEL,
     SOCKET_ROOT,
-    owner_token,
     remove_container,
     sweep_orphans,
 )
 from servelab.grading.probe import health_status
+from servelab.grading.processes import owner_token
 from servelab.grading.runtime import GRADER_UID, LEARNER_UID
 
 __all__ = [

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
@@ -22,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from servelab.db.models.grading import SubmissionStatus, utcnow
-from servelab.grading import queue
+from servelab.grading import processes, queue
 from servelab.grading.pipeline import (
     GradeOutcome,
     UnknownExercise,
@@ -36,7 +34,6 @@ from servelab.settings import Settings
 log = logging.getLogger("servelab.worker")
 
 GradeFunction = Callable[..., GradeOutcome]
-_HOST = socket.gethostname()
 _LIVE_POOLS: set[str] = set()
 _FALLBACK_DEADLINE = 900.0
 
@@ -46,20 +43,14 @@ class ClaimLost(Exception):
 
 
 def _worker_is_dead(worker_id: str) -> bool:
-    """True when worker_id (host:pid:pool:n) names a process or pool on this host that is gone."""
-    parts = worker_id.split(":")
-    if len(parts) != 4 or parts[0] != _HOST or not parts[1].isdigit():
-        return False  # another host: its lease expiry tells
-    pid, pool = int(parts[1]), parts[2]
-    if pid == os.getpid():
-        return pool not in _LIVE_POOLS
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
+    """True when worker_id (`owner:pool:n`, see processes.owner_token) names a process or
+    pool on this host that is gone; another host's worker is judged by its lease expiry."""
+    owner, pool, _n = (["", "", ""] + worker_id.rsplit(":", 2))[-3:]
+    if not owner or not processes.on_this_host(owner):
         return False
-    return False
+    if processes.is_this_process(owner):
+        return pool not in _LIVE_POOLS
+    return not processes.owner_alive(owner)
 
 
 class WorkerPool:
@@ -105,7 +96,7 @@ class WorkerPool:
         for submission_id, status in resumed:
             log.info("submission %s interrupted by a restart: now %s", submission_id, status)
         for n in range(self.size):
-            worker_id = f"{_HOST}:{os.getpid()}:{self.pool_id}:{n}"
+            worker_id = f"{processes.owner_token()}:{self.pool_id}:{n}"
             thread = threading.Thread(
                 target=self._work, args=(worker_id,), name=f"servelab-worker-{n}", daemon=True
             )

@@ -1,0 +1,36 @@
+"""What a crash leaves on the host: job folders are swept only when their process is gone."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from grading_helpers import course_settings, reused
+
+from servelab.grading.pipeline import sweep_work_dirs, work_root
+from servelab.grading.processes import process_tag, start_time
+
+
+def test_job_folders_of_gone_or_reused_pids_are_swept(
+    tmp_path: Path, later: subprocess.Popen[bytes]
+) -> None:
+    settings = course_settings(tmp_path / "var")
+    root = work_root(settings)
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    folders = {
+        "gone": root / f"job-{finished.pid}.1-7-abc",
+        # recorded by an earlier process whose pid the live `later` process now has
+        "reused": root / f"job-{later.pid}.{reused(later.pid)}-8-abc",
+        "live": root / f"job-{later.pid}.{start_time(later.pid)}-9-abc",
+        "mine": root / f"job-{process_tag()}-local-abc",
+        "not a job": root / "notes",
+    }
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+        (folder / "train.py").write_text("x = 1\n")
+
+    assert sweep_work_dirs(settings) == 2
+
+    assert not folders["gone"].exists() and not folders["reused"].exists()
+    assert folders["live"].exists() and folders["mine"].exists() and folders["not a job"].exists()
