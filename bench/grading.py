@@ -29,8 +29,10 @@ from pathlib import Path
 
 import docker
 
+from servelab.content.loader import ExerciseFiles, load_settings_course
 from servelab.grading.orphans import MANAGED_LABEL, OWNER_LABEL
-from servelab.grading.pipeline import GradeOutcome, grade_directory
+from servelab.grading.outcome import GradeOutcome
+from servelab.grading.pipeline import grade_directory
 from servelab.grading.processes import owner_token
 from servelab.settings import PROJECT_ROOT, Settings
 
@@ -100,10 +102,15 @@ def prepare_submission(solution: Path, work: Path, name: str) -> Path:
     return target
 
 
+def exercise_of(settings: Settings, slug: str) -> ExerciseFiles:
+    return load_settings_course(settings).find_exercise(slug, for_grading=True)
+
+
 def grade_once(solution: Path, work: Path, slug: str, settings: Settings) -> Run:
     source = prepare_submission(solution, work, f"s-{secrets.token_hex(4)}")
+    exercise = exercise_of(settings, slug)
     started = time.monotonic()
-    outcome = grade_directory(source, slug, settings)
+    outcome = grade_directory(source, exercise, settings)
     return Run(time.monotonic() - started, outcome)
 
 
@@ -127,7 +134,9 @@ def grade_naive(
     built = time.monotonic() - started
     try:
         naive_settings = settings.model_copy(update={"runtime_image": tag})
-        outcome = grade_directory(context / "submission", slug, naive_settings)
+        outcome = grade_directory(
+            context / "submission", exercise_of(settings, slug), naive_settings
+        )
     finally:
         client.images.remove(tag, force=True)
         shutil.rmtree(context, ignore_errors=True)

@@ -26,11 +26,13 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from servelab.accounts import service as accounts
+from servelab.content.loader import load_settings_course
 from servelab.db.migrate import upgrade
 from servelab.db.models import Role
 from servelab.db.models.grading import Submission, SubmissionStatus
 from servelab.grading import queue
-from servelab.grading.pipeline import GradeOutcome, grade_directory
+from servelab.grading.outcome import GradeOutcome
+from servelab.grading.pipeline import grade_directory
 from servelab.grading.worker import WorkerPool
 from servelab.settings import PROJECT_ROOT, Settings
 from support import PASSWORD, login
@@ -116,7 +118,10 @@ def _stored_by_the_worker(settings: Settings, source: Path, outcome: GradeOutcom
         )
         submission_id = submission.id
     assert submission_id is not None
-    pool = WorkerPool(settings, engine, size=1, poll_seconds=0.1, grade=lambda *a, **k: outcome)
+    course = load_settings_course(settings)
+    pool = WorkerPool(
+        settings, engine, course, size=1, poll_seconds=0.1, grade=lambda *a, **k: outcome
+    )
     pool.start()
     try:
         deadline = time.monotonic() + 30
@@ -172,7 +177,8 @@ def _csrf(client: TestClient) -> str:
 
 def _graded(settings: Settings, source: Path) -> tuple[GradeOutcome, float]:
     started = time.monotonic()
-    outcome = grade_directory(source, SLUG, settings)
+    exercise = load_settings_course(settings).find_exercise(SLUG, for_grading=True)
+    outcome = grade_directory(source, exercise, settings)
     elapsed = time.monotonic() - started
     assert outcome.status == SubmissionStatus.GRADED, outcome.log_excerpt[-3000:]
     assert outcome.result is not None

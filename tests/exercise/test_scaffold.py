@@ -61,7 +61,8 @@ def test_scaffolded_exercise_passes_the_selftest(
     settings = grading_settings.model_copy(
         update={"exercises_dir": exercises, "graders_dir": graders}
     )
-    report = run_selftest(settings, "demo-regression")
+    course = load_course(exercises, graders_dir=graders)
+    report = run_selftest(settings, course, "demo-regression")
     assert report.ok, (report.problems, [v.surprises for v in report.verdicts])
     assert [v.candidate.name for v in report.verdicts] == ["solution", "constant-mean", "starter"]
 

@@ -9,9 +9,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from servelab.content.loader import load_course
+from servelab.content.loader import load_course, load_settings_course
 from servelab.db.models.grading import SubmissionStatus
-from servelab.grading.pipeline import GradeOutcome
+from servelab.grading.outcome import GradeOutcome
 from servelab.grading.results import CheckStatus, Part, ResultDocument, TestResult
 from servelab.grading.selftest import (
     Candidate,
@@ -129,7 +129,7 @@ def test_starter_must_pass_some_and_fail_some() -> None:
 
 
 def test_discover_finds_the_flagship_reference_mutants_and_starter(settings: Settings) -> None:
-    candidates = discover(settings, FLAGSHIP)
+    candidates = discover(load_settings_course(settings), FLAGSHIP)
     kinds = [(c.kind, c.name) for c in candidates]
     assert kinds[0] == (Kind.REFERENCE, "solution")
     assert kinds[-1] == (Kind.STARTER, "starter")
@@ -155,7 +155,7 @@ def test_discover_reports_a_broken_declaration_with_its_line(tmp_path: Path) -> 
     )
     settings = Settings(environment="test", exercises_dir=exercises, graders_dir=graders)
     with pytest.raises(SelftestError, match=r"mutant.toml:2: .*must_fial"):
-        discover(settings, "demo")
+        discover(load_settings_course(settings), "demo")
 
 
 def _self_tested_slugs() -> list[str]:
@@ -178,7 +178,7 @@ def test_the_flagship_is_among_the_self_tested_exercises() -> None:
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("slug", _self_tested_slugs())
 def test_selftest_through_the_real_pipeline(slug: str, grading_settings: Settings) -> None:
-    report = run_selftest(grading_settings, slug)
+    report = run_selftest(grading_settings, load_settings_course(grading_settings), slug)
     surprises = {v.candidate.name: v.surprises for v in report.verdicts if not v.ok}
     assert report.ok, (report.problems, surprises)
     reference = report.verdicts[0]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from servelab.content.loader import Course, ExerciseFiles, load_course
 from servelab.db.models import User
 from servelab.grading.processes import start_time
 from servelab.settings import PROJECT_ROOT, Settings
@@ -41,6 +42,16 @@ def course_settings(var_dir: Path, **overrides: object) -> Settings:
         graders_dir=COURSE / "graders",
         **overrides,  # type: ignore[arg-type]
     )
+
+
+def tiny_course() -> Course:
+    """The fixture course, loaded the way the app and the workers load theirs."""
+    return load_course(COURSE / "exercises", graders_dir=COURSE / "graders")
+
+
+def tiny_exercise() -> ExerciseFiles:
+    """The tiny-regression exercise, found for grading."""
+    return tiny_course().find_exercise(SLUG, for_grading=True)
 
 
 def make_learner(session: Session, email: str = "learner@example.org") -> User:

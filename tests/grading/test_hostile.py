@@ -21,14 +21,15 @@ from pathlib import Path
 import docker
 import httpx
 import pytest
-from grading_helpers import SLUG, SOLUTION, copy_submission, course_settings
+from grading_helpers import SOLUTION, copy_submission, course_settings, tiny_exercise
 from sandbox_helpers import HOSTILE, leftovers, report_of
 
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.archive import MAX_UNCOMPRESSED, ArchiveError, extract_zip
 from servelab.grading.limits import MiB
-from servelab.grading.orphans import SOCKET_ROOT
-from servelab.grading.pipeline import GradeOutcome, grade_directory, work_root
+from servelab.grading.orphans import SOCKET_ROOT, work_root
+from servelab.grading.outcome import GradeOutcome
+from servelab.grading.pipeline import grade_directory
 from servelab.grading.processes import owner_token
 from servelab.grading.sandbox import Sandbox, SandboxLimits
 from support import require_service
@@ -201,7 +202,7 @@ def test_hundreds_of_megabytes_on_stdout_keep_head_and_tail(
     assert result.ok, result.message
     assert result.output.startswith("FIRST-LINE")
     assert result.output.rstrip().endswith("LAST-LINE")
-    cut = int(re.search(r"\[\.\.\. (\d+) bytes cut \.\.\.\]", result.output).group(1))
+    cut = int(re.search(r"… \[(\d+) bytes cut\] …", result.output).group(1))
     # Under runc every byte passes the capture; gVisor's console path drops part of a flood
     # that outruns the reader (the head and tail are still kept).
     assert cut > (200 * MiB - limits.output_bytes if oci_runtime == "runc" else MiB)
@@ -398,16 +399,17 @@ def grade(
     settings = course_settings(tmp_path / "var", sandbox_runtime=oci_runtime)
     before = {c.id for c in docker_client.containers.list(all=True, filters=_LOCAL)}
     count = iter(range(100))
+    exercise = tiny_exercise()
 
     def _grade(**files: str) -> GradeOutcome:
         source = copy_submission(SOLUTION, tmp_path / f"submission-{next(count)}", **files)
-        return grade_directory(source, SLUG, settings)
+        return grade_directory(source, exercise, settings)
 
     yield _grade
     after = {c.id for c in docker_client.containers.list(all=True, filters=_LOCAL)}
     assert after - before == set()
     assert list(work_root(settings).glob("*")) == []
-    healthy = grade_directory(SOLUTION, SLUG, settings)
+    healthy = grade_directory(SOLUTION, exercise, settings)
     assert healthy.status == SubmissionStatus.GRADED
     assert healthy.result is not None and healthy.score == healthy.max_score
 

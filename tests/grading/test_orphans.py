@@ -7,7 +7,7 @@ from pathlib import Path
 
 from grading_helpers import course_settings, reused
 
-from servelab.grading.pipeline import sweep_work_dirs, work_root
+from servelab.grading.orphans import sweep_job_folders, work_root
 from servelab.grading.processes import process_tag, start_time
 
 
@@ -30,7 +30,7 @@ def test_job_folders_of_gone_or_reused_pids_are_swept(
         folder.mkdir(parents=True)
         (folder / "train.py").write_text("x = 1\n")
 
-    assert sweep_work_dirs(settings) == 2
+    assert sweep_job_folders(settings) == 2
 
     assert not folders["gone"].exists() and not folders["reused"].exists()
     assert folders["live"].exists() and folders["mine"].exists() and folders["not a job"].exists()

@@ -9,10 +9,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from grading_helpers import COURSE, SLUG, SOLUTION, STARTER, copy_submission, course_settings
+from grading_helpers import (
+    COURSE,
+    SLUG,
+    SOLUTION,
+    STARTER,
+    copy_submission,
+    course_settings,
+    tiny_exercise,
+)
 
 from servelab.db.models.grading import SubmissionStatus
-from servelab.grading.pipeline import find_exercise, grade_directory, work_root
+from servelab.grading.orphans import work_root
+from servelab.grading.pipeline import grade_directory
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -110,13 +119,15 @@ def test_unknown_exercise_and_missing_folder_are_clear(tmp_path: Path) -> None:
         timeout=60,
         env={**os.environ, "SERVELAB_EXERCISES_DIR": str(COURSE / "exercises")},
     )
-    assert env_done.returncode == 2 and "no exercise 'no-such-exercise'" in env_done.stderr
+    assert env_done.returncode == 2 and "no exercise called 'no-such-exercise'" in env_done.stderr
 
 
 def test_phases_reported_in_order_and_work_dir_removed(runtime_image: str, tmp_path: Path) -> None:
     settings = course_settings(tmp_path / "var")
     seen: list[SubmissionStatus] = []
-    outcome = grade_directory(SOLUTION, SLUG, settings, on_phase=seen.append, submission_id=7)
+    outcome = grade_directory(
+        SOLUTION, tiny_exercise(), settings, on_phase=seen.append, submission_id=7
+    )
     assert outcome.status == SubmissionStatus.GRADED
     assert seen == [
         SubmissionStatus.PREPARING,
@@ -125,13 +136,13 @@ def test_phases_reported_in_order_and_work_dir_removed(runtime_image: str, tmp_p
         SubmissionStatus.TESTING,
     ]
     assert {"prepare", "train", "startup", "test", "cleanup"} <= set(outcome.phase_seconds)
+    assert outcome.result is not None and outcome.result.status == "graded"
     assert not any(work_root(settings).iterdir())
-    assert find_exercise(settings, SLUG).exercise.health_path == "/health"
 
 
 def test_vanished_submission_folder_is_a_platform_error(tmp_path: Path) -> None:
     settings = course_settings(tmp_path / "var")
-    outcome = grade_directory(tmp_path / "gone", SLUG, settings)
+    outcome = grade_directory(tmp_path / "gone", tiny_exercise(), settings)
     assert outcome.status == SubmissionStatus.ERROR  # retried by the queue, never blamed
     assert "is missing" in outcome.log_excerpt
 
@@ -175,7 +186,7 @@ def test_service_that_dies_under_the_checks_is_graded_with_an_explanation(
 ) -> None:
     main = (SOLUTION / "main.py").read_text() + CRASH_ON_PREDICT
     folder = copy_submission(SOLUTION, tmp_path / "sub", main__py=main)
-    outcome = grade_directory(folder, SLUG, course_settings(tmp_path / "var"))
+    outcome = grade_directory(folder, tiny_exercise(), course_settings(tmp_path / "var"))
     assert outcome.status == SubmissionStatus.GRADED
     assert outcome.result is not None and outcome.score == 1  # only /health passed
     assert "stopped while being tested" in outcome.learner_message

@@ -18,10 +18,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from servelab.db.clock import utcnow
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
-from servelab.db.models.grading import Submission, SubmissionStatus, utcnow
+from servelab.db.models.grading import Submission, SubmissionStatus
 from servelab.grading import queue
+from servelab.grading.outcome import GradeOutcome
+from servelab.grading.results import ResultDocument
 from servelab.settings import Settings
 from support import require_service
 
@@ -137,8 +140,9 @@ def _statuses(engine: Engine, submission_id: int) -> list[str]:
         return [e.status for e in queue.get_events(session, submission_id=submission_id)]
 
 
-def _final(status: SubmissionStatus = SubmissionStatus.GRADED) -> queue.FinalResult:
-    return queue.FinalResult(status, 3, 8, '{"tests": []}', "Graded: 3 of 8", "", {"train": 1.0})
+def _final(status: SubmissionStatus = SubmissionStatus.GRADED) -> GradeOutcome:
+    result = ResultDocument(score=3, max_score=8) if status == SubmissionStatus.GRADED else None
+    return GradeOutcome(status, result, "Graded: 3 of 8", "", {"train": 1.0})
 
 
 def test_enqueue_persists_before_any_worker(engine: Engine, user_id: int) -> None:

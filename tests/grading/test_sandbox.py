@@ -246,7 +246,7 @@ def test_capped_output_keeps_head_and_tail() -> None:
     text = capture.text()
     assert text.startswith("HEAD-")
     assert text.endswith("TAIL!")
-    assert "[... 999 bytes cut ...]" in text
+    assert "\n… [999 bytes cut] …\n" in text
     small = CappedOutput(100)
     small.write("héllo".encode())
     assert small.text() == "héllo"

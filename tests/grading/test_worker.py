@@ -19,14 +19,16 @@ from grading_helpers import (
     make_learner,
     reused,
     sandbox_containers,
+    tiny_course,
 )
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from servelab.db.clock import utcnow
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
-from servelab.db.models.grading import FINAL_STATUSES, Submission, SubmissionStatus, utcnow
+from servelab.db.models.grading import FINAL_STATUSES, Submission, SubmissionStatus
 from servelab.grading import queue
 from servelab.grading.processes import HOST, owner_token, process_tag
 from servelab.grading.worker import WorkerPool
@@ -66,7 +68,9 @@ def pools() -> Iterator[list[WorkerPool]]:
 def _start(
     pools: list[WorkerPool], settings: Settings, engine: Engine, size: int = 1
 ) -> WorkerPool:
-    pool = WorkerPool(settings, engine, size=size, poll_seconds=0.1, watchdog_seconds=0.5)
+    pool = WorkerPool(
+        settings, engine, tiny_course(), size=size, poll_seconds=0.1, watchdog_seconds=0.5
+    )
     pool.start()
     pools.append(pool)
     return pool
@@ -114,7 +118,7 @@ def test_platform_error_is_retried_then_reported_as_error(
     assert row.status == SubmissionStatus.ERROR
     assert row.attempts == 2
     assert "problem on our side, not in your code" in (row.learner_message or "")
-    assert "no exercise 'no-such-exercise'" in (row.log_excerpt or "")
+    assert "no exercise called 'no-such-exercise'" in (row.log_excerpt or "")
     statuses = [status for status, _ in _events(engine, sid)]
     assert statuses == ["queued", "received", "queued", "received", "error"]
 
@@ -214,7 +218,7 @@ def test_restart_resumes_interrupted_jobs_and_replaces_partial_results(
 def test_stop_drains_the_running_job(
     runtime_image: str, settings: Settings, engine: Engine, user_id: int
 ) -> None:
-    pool = WorkerPool(settings, engine, size=1, poll_seconds=0.1)
+    pool = WorkerPool(settings, engine, tiny_course(), size=1, poll_seconds=0.1)
     pool.start()
     sid = _enqueue(engine, user_id, SOLUTION)
     pool.wake()

@@ -10,7 +10,7 @@ from quiz_helpers import LIMITED
 from sqlmodel import Session, select
 
 from servelab.content.quiz import Quiz
-from servelab.db.models.accounts import utcnow
+from servelab.db.clock import utcnow
 from servelab.db.models.quiz import AttemptStatus, QuizAnswer
 from servelab.quiz import attempts as service
 

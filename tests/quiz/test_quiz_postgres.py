@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from servelab.accounts import service as accounts
 from servelab.content.quiz import load_quiz
+from servelab.db.clock import utcnow
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
-from servelab.db.models.accounts import utcnow
 from servelab.db.models.quiz import AttemptStatus
 from servelab.quiz import attempts as service
 from servelab.settings import Settings

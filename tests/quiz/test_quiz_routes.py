@@ -16,8 +16,8 @@ from quiz_helpers import FLAGSHIP, LIMITED
 from sqlmodel import Session
 
 from servelab.content.quiz import CodeOutput, Quiz, ShortText, TrueFalse
+from servelab.db.clock import utcnow
 from servelab.db.models import Role
-from servelab.db.models.accounts import utcnow
 from servelab.db.models.quiz import QuizAttempt
 from support import csrf_from, login
 

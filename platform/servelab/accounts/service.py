@@ -15,8 +15,8 @@ from servelab.accounts.security import (
     token_digest,
     verify_password,
 )
+from servelab.db.clock import utcnow
 from servelab.db.models import ApiToken, Role, User, WebSession
-from servelab.db.models.accounts import utcnow
 
 API_TOKEN_PREFIX = "slb_"
 MIN_PASSWORD_LENGTH = 10

@@ -12,6 +12,8 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from servelab.content.errors import ContentErrors
+from servelab.content.loader import load_settings_course
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.scaffold import ScaffoldError, create_exercise
 from servelab.grading.selftest import Candidate, SelftestReport, Verdict, run_selftest
@@ -47,6 +49,11 @@ def selftest(
 
 
 def _run_with_progress(slug: str, only: list[str] | None, console: Console) -> SelftestReport:
+    settings = get_settings()
+    try:
+        course = load_settings_course(settings)
+    except ContentErrors as exc:
+        return SelftestReport(slug, [], problems=[str(error) for error in exc.errors])
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -71,7 +78,13 @@ def _run_with_progress(slug: str, only: list[str] | None, console: Console) -> S
             )
 
         return run_selftest(
-            get_settings(), slug, only=only, on_start=on_start, on_phase=on_phase, on_done=on_done
+            settings,
+            course,
+            slug,
+            only=only,
+            on_start=on_start,
+            on_phase=on_phase,
+            on_done=on_done,
         )
 
 

@@ -15,11 +15,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from servelab.content.errors import ContentErrors
+from servelab.content.loader import ExerciseFiles, UnknownExercise, load_settings_course
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.archive import ArchiveError, extract_zip
-from servelab.grading.pipeline import GradeOutcome, UnknownExercise, find_exercise, grade_directory
+from servelab.grading.outcome import GradeOutcome
+from servelab.grading.pipeline import grade_directory
 from servelab.grading.results import Cell, ResultDocument
-from servelab.settings import get_settings
+from servelab.settings import Settings, get_settings
 
 _PHASE_TEXT = {
     SubmissionStatus.PREPARING: "Preparing (copying the folder, checking requirements.txt)",
@@ -45,9 +48,9 @@ def grade(
     settings = get_settings()
     err = Console(stderr=True, soft_wrap=True)
     try:
-        find_exercise(settings, exercise)
-    except UnknownExercise as exc:
-        err.print(f"[red]{exc}[/red]")
+        files = load_settings_course(settings).find_exercise(exercise, for_grading=True)
+    except (ContentErrors, UnknownExercise) as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(EXIT_ERROR) from None
     if directory.is_file() and directory.suffix == ".zip":
         with tempfile.TemporaryDirectory(prefix="servelab-zip-") as unpacked:
@@ -56,21 +59,22 @@ def grade(
             except ArchiveError as exc:
                 err.print(f"[red]The archive was refused:[/red] {escape(str(exc))}")
                 raise typer.Exit(EXIT_FAILED) from None
-            _grade_and_report(Path(unpacked), exercise, as_json, err)
+            _grade_and_report(Path(unpacked), files, settings, as_json, err)
         return
     if not directory.is_dir():
         err.print(f"[red]{directory} is not a folder.[/red] Give the folder holding train.py.")
         raise typer.Exit(EXIT_ERROR)
-    _grade_and_report(directory, exercise, as_json, err)
+    _grade_and_report(directory, files, settings, as_json, err)
 
 
-def _grade_and_report(directory: Path, exercise: str, as_json: bool, err: Console) -> None:
-    settings = get_settings()
+def _grade_and_report(
+    directory: Path, files: ExerciseFiles, settings: Settings, as_json: bool, err: Console
+) -> None:
     if as_json:
-        outcome = grade_directory(directory, exercise, settings)
+        outcome = grade_directory(directory, files, settings)
         typer.echo(_json_outcome(outcome))
     else:
-        outcome = _grade_live(directory, exercise, err)
+        outcome = _grade_live(directory, files, settings, err)
         _print_outcome(outcome, Console())
     if outcome.status == SubmissionStatus.FAILED:
         raise typer.Exit(EXIT_FAILED)
@@ -101,7 +105,9 @@ class _PhaseLog:
         self.phase = None
 
 
-def _grade_live(directory: Path, exercise: str, console: Console) -> GradeOutcome:
+def _grade_live(
+    directory: Path, files: ExerciseFiles, settings: Settings, console: Console
+) -> GradeOutcome:
     phases = _PhaseLog(console)
     with console.status("Starting…") as status:
 
@@ -109,7 +115,7 @@ def _grade_live(directory: Path, exercise: str, console: Console) -> GradeOutcom
             phases.begin(phase.value)
             status.update(_PHASE_TEXT.get(phase, phase.value) + "…")
 
-        outcome = grade_directory(directory, exercise, get_settings(), on_phase=on_phase)
+        outcome = grade_directory(directory, files, settings, on_phase=on_phase)
     phases.end(ok=outcome.status == SubmissionStatus.GRADED)
     return outcome
 
@@ -208,8 +214,13 @@ def worker(
     from servelab.grading.worker import WorkerPool
 
     settings = get_settings()
+    try:
+        course = load_settings_course(settings)
+    except ContentErrors as exc:
+        Console(stderr=True).print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(EXIT_ERROR) from None
     engine = make_engine(settings)
-    pool = WorkerPool(settings, engine, size=size or None)
+    pool = WorkerPool(settings, engine, course, size=size or None)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -1,8 +1,13 @@
-"""exercise.toml: the practice task's settings. Owned by the grading engine."""
+"""exercise.toml: the practice task's settings, and the starter files learners begin from.
+
+Owned by the grading engine.
+"""
 
 from __future__ import annotations
 
+import io
 import tomllib
+import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 
@@ -11,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from servelab.content.errors import ContentError, ContentErrors, load_toml_model, locate_toml
 
 DEFAULT_SUBMISSIONS_PER_HOUR = 10
+# Files a learner may edit and send from the browser (anything else belongs in a zip).
+EDITOR_FILES = ("train.py", "main.py", "requirements.txt")
 
 
 class _Strict(BaseModel):
@@ -101,3 +108,41 @@ def load_exercise(path: Path) -> Exercise:
     if errors:
         raise ContentErrors(errors)
     return exercise
+
+
+def starter_files(starter_dir: Path) -> dict[str, Path]:
+    """The starter's regular files (relative name -> path); links and junk are left out."""
+    root = starter_dir.resolve()
+    files: dict[str, Path] = {}
+    if not root.is_dir():
+        return files
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            continue
+        if path.is_symlink() or not path.is_file() or path.suffix == ".pyc":
+            continue
+        if not path.resolve().is_relative_to(root):
+            continue
+        files[rel.as_posix()] = path
+    return files
+
+
+def starter_zip(starter_dir: Path) -> bytes:
+    """The starter folder as a .zip whose files sit at the top level, ready to edit and submit."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, path in starter_files(starter_dir).items():
+            archive.writestr(
+                zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0)), path.read_bytes()
+            )
+    return buffer.getvalue()
+
+
+def starter_texts(starter_dir: Path) -> dict[str, str]:
+    """The editor's initial contents: the starter's train.py, main.py and requirements.txt."""
+    files = starter_files(starter_dir)
+    return {
+        name: files[name].read_text(encoding="utf-8") if name in files else ""
+        for name in EDITOR_FILES
+    }

@@ -1,4 +1,5 @@
-"""Load the whole course (every `exercises/<slug>/` folder) once, reporting every mistake."""
+"""Load the whole course (every `exercises/<slug>/` folder) once, reporting every mistake;
+find an exercise in it (the one way: the web app, the workers and the CLI all ask the Course)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,75 @@ from servelab.content.errors import ContentError, ContentErrors, locate_toml
 from servelab.content.exercise import Exercise, load_exercise
 from servelab.content.lesson import Lesson, load_lesson
 from servelab.content.quiz import Quiz, load_quiz
+from servelab.settings import Settings
 
 LESSON_FILE = "lesson.md"
 QUIZ_FILE = "quiz.toml"
 EXERCISE_FILE = "exercise.toml"
 
 
+class UnknownExercise(LookupError):
+    """No exercise of that slug in the course, or (for grading) no grader suite for it.
+
+    The message is fit for the person asking, as is.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ExerciseFiles:
+    """An exercise and its folders: exercises/<slug>/ (public) and graders/<slug>/ (hidden)."""
+
+    slug: str
+    exercise: Exercise
+    exercise_dir: Path
+    grader_dir: Path
+
+    @property
+    def starter_dir(self) -> Path:
+        return self.exercise_dir / self.exercise.starter
+
+    @property
+    def data_dir(self) -> Path:
+        return self.exercise_dir / "data"
+
+
 @dataclass(frozen=True)
 class Course:
-    """Everything authored under exercises/, keyed by lesson slug."""
+    """Everything authored under exercises/, keyed by lesson slug; graders/ beside it."""
 
     root: Path
     lessons: dict[str, Lesson] = field(default_factory=dict)
     quizzes: dict[str, Quiz] = field(default_factory=dict)
     exercises: dict[str, Exercise] = field(default_factory=dict)
+    graders_dir: Path | None = None  # graders/<slug>/: read by the workers, never by the web
 
     def ordered_lessons(self) -> list[Lesson]:
         return sorted(self.lessons.values(), key=lambda lesson: (lesson.meta.order, lesson.title))
+
+    def find_exercise(self, slug: str, *, for_grading: bool = False) -> ExerciseFiles:
+        """The exercise called `slug` with its folders; raises UnknownExercise.
+
+        `for_grading` also requires its grader suite (graders/<slug>/) to exist.
+        """
+        exercise = self.exercises.get(slug)
+        if exercise is None:
+            known = ", ".join(sorted(self.exercises)) or "none yet"
+            raise UnknownExercise(
+                f"There is no exercise called '{slug[:100]}'. Known exercises: {known}."
+            )
+        graders = self.graders_dir or self.root.parent / "graders"
+        files = ExerciseFiles(
+            slug, exercise, (self.root / slug).resolve(), (graders / slug).resolve()
+        )
+        if for_grading and not files.grader_dir.is_dir():
+            raise UnknownExercise(
+                f"Exercise '{slug}' has no grader suite: {files.grader_dir} is missing."
+            )
+        return files
 
 
 def _lesson_folders(root: Path) -> list[Path]:
@@ -70,8 +123,12 @@ def _optional(path: Path, load: Callable[[Path], T], errors: list[ContentError])
     return None
 
 
-def load_course(exercises_dir: Path) -> Course:
-    """Load and validate every lesson, quiz and exercise; raises ContentErrors listing them all."""
+def load_course(exercises_dir: Path, *, graders_dir: Path | None = None) -> Course:
+    """Load and validate every lesson, quiz and exercise; raises ContentErrors listing them all.
+
+    `graders_dir` is where `find_exercise(..., for_grading=True)` finds each grader suite
+    (default: graders/ beside exercises/).
+    """
     root = Path(exercises_dir)
     if not root.is_dir():
         raise ContentErrors(
@@ -81,7 +138,7 @@ def load_course(exercises_dir: Path) -> Course:
                 )
             ]
         )
-    course = Course(root=root)
+    course = Course(root=root, graders_dir=graders_dir)
     errors: list[ContentError] = []
     for folder in _lesson_folders(root):
         lesson_path = folder / LESSON_FILE
@@ -119,6 +176,11 @@ def load_course(exercises_dir: Path) -> Course:
     if errors:
         raise ContentErrors(errors)
     return course
+
+
+def load_settings_course(settings: Settings) -> Course:
+    """The course `settings` name (exercises/ and graders/); raises ContentErrors."""
+    return load_course(settings.exercises_dir, graders_dir=settings.graders_dir)
 
 
 def _line_of(path: Path, key: str) -> int | None:

@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from servelab.grading.report import cap_text
 from servelab.grading.results import (
     MAX_RESULT_BYTES,
     FeedbackNote,
@@ -26,6 +25,7 @@ from servelab.grading.results import (
     Table,
     TestResult,
 )
+from servelab.grading.truncate import cap_text
 
 _SHORTENED = "shortened to fit the result size limit"
 
@@ -63,7 +63,7 @@ def document_size(doc: ResultDocument) -> int:
 
 
 def _cell(value: object, limit: int) -> object:
-    return cap_text(value, limit, "characters cut") if isinstance(value, str) else value
+    return cap_text(value, limit) if isinstance(value, str) else value
 
 
 def _table(table: Table, trim: _Trim) -> Table:

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from servelab.db.models import User
 from servelab.db.models.grading import Submission, SubmissionStatus
-from servelab.grading import service
+from servelab.grading import views
 from servelab.grading.results import CategoryTotal
 
 
@@ -42,18 +42,18 @@ class SubmissionRow:
 
 def submission_rows(session: Session, *, exercise_slug: str) -> list[SubmissionRow]:
     """Every submission of an exercise, newest first, with learner and per-category totals."""
-    submissions = service.list_submissions(session, exercise_slug=exercise_slug)
+    submissions = views.list_submissions(session, exercise_slug=exercise_slug)
     user_ids = {s.user_id for s in submissions}
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(user_ids))).all()}
     rows = []
     for submission in submissions:
-        doc = service.full_result(submission)
+        doc = views.full_result(submission)
         rows.append(
             SubmissionRow(
                 submission=submission,
                 learner=users[submission.user_id],
                 categories=doc.categories if doc else [],
-                phase_seconds=service.phase_seconds(submission),
+                phase_seconds=views.phase_seconds(submission),
             )
         )
     return rows
@@ -97,7 +97,7 @@ def grades_csv(session: Session, *, exercise_slug: str, pick: Pick) -> str:
             if total.category not in categories:
                 categories.append(total.category)
     counts: dict[int, int] = {}
-    for s in service.list_submissions(session, exercise_slug=exercise_slug):
+    for s in views.list_submissions(session, exercise_slug=exercise_slug):
         counts[s.user_id] = counts.get(s.user_id, 0) + 1
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

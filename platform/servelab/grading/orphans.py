@@ -1,9 +1,10 @@
-"""ServeLab's Docker labels, who owns a container, and the sweeper for what a crash left behind.
+"""ServeLab's Docker labels, its job folders, and the sweepers for what a crash left behind.
 
 Every container and volume a sandbox creates carries `servelab.managed=1` and an owner token
-(host, pid, pid start time: `processes.owner_token`), and every socket folder the owner's
-`processes.process_tag`. A resource whose owner process is gone is an orphan: the worker
-sweeps them at start-up, without touching those of other live workers sharing the engine.
+(host, pid, pid start time: `processes.owner_token`); every socket folder and job folder
+(`<var>/work/job-…`, one per grading) is named with the owner's `processes.process_tag`. A
+resource whose owner process is gone is an orphan: the worker sweeps them at start-up,
+without touching those of other live workers sharing the engine or the folders.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ import docker.errors
 from docker.models.containers import Container
 
 from servelab.grading import hostmount
-from servelab.grading.processes import owner_alive, tag_alive
+from servelab.grading.processes import owner_alive, process_tag, tag_alive
+from servelab.settings import Settings
 
 MANAGED_LABEL = "servelab.managed"
 OWNER_LABEL = "servelab.owner"
 SANDBOX_LABEL = "servelab.sandbox"
 ROLE_LABEL = "servelab.role"
 SOCKET_ROOT = Path(tempfile.gettempdir()) / "servelab-run"
+JOB_PREFIX = "job-"
 
 
 def remove_container(container: Container) -> None:
@@ -74,4 +77,32 @@ def sweep_orphans(client: docker.DockerClient | None = None, *, everything: bool
             if everything or not tag_alive(path.name.split("-", 1)[0]):
                 hostmount.unmount_tree(path)  # never let rmtree walk into a live mount
                 shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+def work_root(settings: Settings) -> Path:
+    """Where the job folders are: `<var>/work`."""
+    return settings.var_dir / "work"
+
+
+def new_job_folder(settings: Settings, submission_id: int | None) -> Path:
+    """A fresh, private job folder, named for this process (and the submission, for people)."""
+    work_root(settings).mkdir(parents=True, exist_ok=True)
+    prefix = f"{JOB_PREFIX}{process_tag()}-{submission_id or 'local'}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=work_root(settings)))
+
+
+def sweep_job_folders(settings: Settings) -> int:
+    """Remove the job folders of processes that are gone; returns how many."""
+    root = work_root(settings)
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for folder in root.iterdir():
+        if not folder.name.startswith(JOB_PREFIX):
+            continue
+        if tag_alive(folder.name.removeprefix(JOB_PREFIX).split("-", 1)[0]):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
     return removed

@@ -9,6 +9,8 @@ import docker
 from docker.models.containers import Container
 from docker.utils.socket import frames_iter
 
+from servelab.grading.truncate import mark_cut
+
 
 class CappedOutput:
     """Thread-safe sink that keeps the first and last `limit // 2` bytes of a stream."""
@@ -48,10 +50,10 @@ class CappedOutput:
         cut = total - len(head) - len(tail)
         if cut <= 0:
             return (head + tail).decode("utf-8", errors="replace")
-        return (
-            head.decode("utf-8", errors="replace")
-            + f"\n[... {cut} bytes cut ...]\n"
-            + tail.decode("utf-8", errors="replace")
+        return mark_cut(
+            head.decode("utf-8", errors="replace"),
+            tail.decode("utf-8", errors="replace"),
+            f"{cut} bytes cut",
         )
 
 

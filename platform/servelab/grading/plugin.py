@@ -37,7 +37,6 @@ from servelab.grading.report import (
     RawNote,
     RawTable,
     build_document,
-    cap_text,
 )
 from servelab.grading.results import (
     MAX_TABLE_ROWS,
@@ -45,6 +44,7 @@ from servelab.grading.results import (
     CheckStatus,
     Part,
 )
+from servelab.grading.truncate import cap_text
 
 MAX_NOTES = 20
 MAX_NOTE_CHARS = 200_000  # per check, all its notes

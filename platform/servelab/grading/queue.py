@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from servelab.db.clock import utcnow
 from servelab.db.models.grading import (
     RUNNING_STATUSES,
     Submission,
     SubmissionEvent,
     SubmissionStatus,
-    utcnow,
 )
+from servelab.grading.outcome import GradeOutcome
 
 _DETAIL_MAX = 2000
 RECEIVED_EVENT = "received"  # event status: a worker claimed the job (its status is preparing)
@@ -44,21 +45,6 @@ class Claim:
     exercise_slug: str
     source_dir: str
     attempts: int
-
-
-@dataclass(frozen=True)
-class FinalResult:
-    """What the worker stores when grading ends with graded or failed."""
-
-    status: SubmissionStatus
-    score: float | None
-    max_score: float | None
-    result_json: str | None
-    learner_message: str
-    log_excerpt: str
-    phase_seconds: dict[str, float]
-    feedback_score: float | None = None  # split hidden data: the feedback part's score
-    feedback_max_score: float | None = None
 
 
 def _event(session: Session, submission_id: int, status: str, detail: str = "") -> None:
@@ -228,20 +214,22 @@ def heartbeat(session: Session, claim: Claim, *, lease_seconds: float) -> bool:
     return result.rowcount == 1
 
 
-def complete(session: Session, claim: Claim, final: FinalResult, *, finished_at: datetime) -> bool:
-    """Store the final result (graded or failed), replacing any partial one from earlier runs."""
+def complete(
+    session: Session, claim: Claim, outcome: GradeOutcome, *, finished_at: datetime
+) -> bool:
+    """Store the outcome (graded or failed), replacing any partial one from earlier runs."""
     now = utcnow()
     result = session.exec(
         _owned(claim).values(
-            status=final.status,
-            score=final.score,
-            max_score=final.max_score,
-            feedback_score=final.feedback_score,
-            feedback_max_score=final.feedback_max_score,
-            result_json=final.result_json,
-            learner_message=final.learner_message,
-            log_excerpt=final.log_excerpt,
-            phase_seconds_json=json.dumps(final.phase_seconds),
+            status=outcome.status,
+            score=outcome.score,
+            max_score=outcome.max_score,
+            feedback_score=outcome.feedback_score,
+            feedback_max_score=outcome.feedback_max_score,
+            result_json=outcome.result_json,
+            learner_message=outcome.learner_message,
+            log_excerpt=outcome.log_excerpt,
+            phase_seconds_json=json.dumps(outcome.phase_seconds),
             finished_at=finished_at,
             graded_at=now,
             updated_at=now,
@@ -252,7 +240,7 @@ def complete(session: Session, claim: Claim, final: FinalResult, *, finished_at:
     if result.rowcount != 1:
         session.rollback()
         return False
-    _event(session, claim.submission_id, final.status, final.learner_message[:200])
+    _event(session, claim.submission_id, outcome.status, outcome.learner_message[:200])
     session.commit()
     return True
 

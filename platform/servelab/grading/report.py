@@ -27,6 +27,7 @@ from servelab.grading.results import (
     TestResult,
     Visibility,
 )
+from servelab.grading.truncate import cap_text
 
 MAX_WARNINGS = 50
 # What the helpers keep of the grader's text: generous, so that the redactor sees a quoted row
@@ -87,15 +88,6 @@ class CheckRecord:
     def label(self) -> str:
         """How instructors find the check: node id and part."""
         return f"{self.nodeid} [{self.part}]" if self.part else self.nodeid
-
-
-def cap_text(text: str, limit: int, marker: str = "characters cut") -> str:
-    """Head and tail of `text` within `limit` characters, saying how much was cut."""
-    if len(text) <= limit:
-        return text
-    keep = max(0, limit - 60)
-    head, tail = text[: keep // 2], text[len(text) - (keep - keep // 2) :] if keep else ""
-    return f"{head}\n… [{len(text) - keep} {marker}] …\n{tail}"[: max(limit, 0)]
 
 
 def _problem_text(problem: Problem, limits: ServiceLimits) -> str:

@@ -28,6 +28,14 @@ class ResultError(Exception):
     """A result document that is missing, too large or malformed (a platform problem)."""
 
 
+class ResultStatus(StrEnum):
+    """What happened to the submission, the same word as its final SubmissionStatus."""
+
+    GRADED = "graded"
+    FAILED = "failed"  # the learner's code failed before the checks
+    ERROR = "error"  # the platform failed
+
+
 class Visibility(StrEnum):
     VISIBLE = "visible"
     HIDDEN = "hidden"
@@ -119,6 +127,8 @@ class ResultDocument(_Model):
     is what a learner sees before the due date.
     """
 
+    # Set by the pipeline; documents stored before it existed were all graded.
+    status: ResultStatus = ResultStatus.GRADED
     score: float = 0
     max_score: float = 0
     execution_time: float = 0

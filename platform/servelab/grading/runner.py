@@ -145,7 +145,6 @@ class PreparedSuite:
         if not grader_dir.is_dir():
             raise SuiteError(f"grader suite folder {grader_dir} does not exist")
         self.sandbox = sandbox
-        self.exercise = exercise
         self.limits = grader_limits(settings, exercise)
         self._error: BaseException | None = None
         start = functools.partial(
@@ -185,7 +184,7 @@ class PreparedSuite:
             raise self._error
         budget = self.limits.test_seconds
         run = self.sandbox.run_grader(seconds=budget + GRACE_SECONDS)
-        return _outcome(run, self.exercise, budget)
+        return _outcome(run, budget)
 
 
 def run_hidden_suite(
@@ -207,7 +206,7 @@ def run_hidden_suite(
     ).run()
 
 
-def _outcome(run: GraderRun, exercise: Exercise, budget: float) -> SuiteOutcome:
+def _outcome(run: GraderRun, budget: float) -> SuiteOutcome:
     """The document the suite wrote, judged by how its container ended."""
     stopped = run.reason if run.reason in ("timeout", "oom") else None
     try:
@@ -230,8 +229,9 @@ def _outcome(run: GraderRun, exercise: Exercise, budget: float) -> SuiteOutcome:
     }
     if stopped is not None:
         update["complete"] = False
-    doc = doc.model_copy(update=update).with_totals(dict(exercise.categories))
-    return SuiteOutcome(doc, stopped, run.seconds, run.timings)
+    # The plugin computed the totals (results.ResultDocument.with_totals, with the exercise's
+    # labels); nothing here changes a score.
+    return SuiteOutcome(doc.model_copy(update=update), stopped, run.seconds, run.timings)
 
 
 def _no_result(run: GraderRun, budget: float, exc: ResultError) -> str:

@@ -71,7 +71,7 @@ class PhaseResult:
     reason: str  # "ok" | "exit" | "timeout" | "oom" | "unhealthy" | "crashed"
     exit_code: int | None
     seconds: float  # the learner's own time: from container start to end of the phase
-    output: str  # capped: head + tail + "[... N bytes cut ...]"
+    output: str  # capped: head + "… [N bytes cut] …" + tail
     message: str  # learner-facing: what happened and what to do
     timings: dict[str, float] = field(default_factory=dict)  # create/start/run/remove
 

@@ -22,14 +22,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from servelab.content.errors import ContentErrors, load_toml_model
+from servelab.content.loader import Course, UnknownExercise
 from servelab.db.models.grading import SubmissionStatus
-from servelab.grading.pipeline import (
-    GradeOutcome,
-    PhaseCallback,
-    UnknownExercise,
-    find_exercise,
-    grade_directory,
-)
+from servelab.grading.outcome import GradeOutcome
+from servelab.grading.pipeline import PhaseCallback, grade_directory
 from servelab.grading.results import CheckStatus, ResultDocument
 from servelab.settings import Settings
 
@@ -121,12 +117,12 @@ def _declared_matches(declared: str, check: str) -> bool:
     return check == declared or check.split("[", 1)[0] == declared
 
 
-def discover(settings: Settings, slug: str) -> list[Candidate]:
+def discover(course: Course, slug: str) -> list[Candidate]:
     """The reference, every mutant (sorted by name) and the starter of an exercise."""
     try:
-        files = find_exercise(settings, slug)
+        files = course.find_exercise(slug, for_grading=True)
     except UnknownExercise as exc:
-        raise SelftestError(str(exc)) from exc
+        raise SelftestError(exc.message) from exc
     solution = files.grader_dir / "solution"
     if not solution.is_dir():
         raise SelftestError(f"{solution} is missing: the self-test needs a reference solution")
@@ -151,9 +147,8 @@ def discover(settings: Settings, slug: str) -> list[Candidate]:
         candidates.append(Candidate(folder.name, Kind.MUTANT, folder, declaration))
     if problems:
         raise SelftestError("\n".join(problems))
-    starter = files.exercise_dir / files.exercise.starter
-    if starter.is_dir():
-        candidates.append(Candidate("starter", Kind.STARTER, starter))
+    if files.starter_dir.is_dir():
+        candidates.append(Candidate("starter", Kind.STARTER, files.starter_dir))
     return candidates
 
 
@@ -191,7 +186,13 @@ def judge(candidate: Candidate, outcome: GradeOutcome, seconds: float = 0.0) -> 
             surprises.append(f"the suite itself reported errors: {result.suite_errors[0][:200]}")
         surprises += _check_surprises(candidate, result, failed)
         if result.feedback_tests:  # split hidden data: each part must judge the same way
-            part = result.model_copy(update={"tests": result.feedback_part()}).with_totals()
+            part = result.model_copy(
+                update={
+                    "tests": result.feedback_part(),
+                    "score": result.feedback_score,
+                    "max_score": result.feedback_max_score,
+                }
+            )
             part_failed = [check_id(t.nodeid) for t in part.tests if t.status != "passed"]
             surprises += [
                 f"on the feedback part: {surprise}"
@@ -241,6 +242,7 @@ def _check_surprises(candidate: Candidate, result: ResultDocument, failed: list[
 
 def run_selftest(
     settings: Settings,
+    course: Course,
     slug: str,
     *,
     only: list[str] | None = None,
@@ -250,9 +252,10 @@ def run_selftest(
 ) -> SelftestReport:
     """Grade every candidate through the real pipeline, one after another."""
     try:
-        candidates = discover(settings, slug)
+        candidates = discover(course, slug)
     except SelftestError as exc:
         return SelftestReport(slug, [], problems=str(exc).splitlines())
+    files = course.find_exercise(slug, for_grading=True)
     solution = candidates[0].path  # discover() puts the reference first
     if only:
         unknown = sorted(set(only) - {c.name for c in candidates})
@@ -266,7 +269,7 @@ def run_selftest(
         started = time.monotonic()
         with _submission_folder(candidate, solution) as folder:
             outcome = grade_directory(
-                folder, slug, settings, on_phase=_phase_reporter(candidate, on_phase)
+                folder, files, settings, on_phase=_phase_reporter(candidate, on_phase)
             )
         verdict = judge(candidate, outcome, time.monotonic() - started)
         verdicts.append(verdict)

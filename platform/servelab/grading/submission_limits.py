@@ -19,6 +19,7 @@ from functools import cache
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
+from servelab.db.clock import utcnow
 from servelab.db.models import User
 from servelab.db.models.grading import RUNNING_STATUSES, Submission, SubmissionStatus
 
@@ -99,7 +100,7 @@ def limit_reached(
     held to the active limit, which protects the workers.
     """
     assert user.id is not None
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     if active_count(session, user_id=user.id) >= MAX_ACTIVE_SUBMISSIONS:
         return LimitReached(
             f"You already have {MAX_ACTIVE_SUBMISSIONS} submissions waiting or being graded. "

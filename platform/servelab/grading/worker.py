@@ -1,9 +1,11 @@
 """The in-process worker pool over the durable queue, with its watchdog.
 
-Each worker thread claims a job, runs the grading pipeline and stores the outcome; a
-supervisor thread renews the leases of running jobs and runs the watchdog, so nothing
-stays running past its hard deadline. On start the pool sweeps what a crash left behind
-(containers, job folders) and resumes jobs interrupted by a restart; on stop it drains.
+Each worker thread claims a job, finds its exercise in the loaded course, runs the grading
+pipeline and stores the outcome; a supervisor thread renews the leases of running jobs and
+runs the watchdog, so nothing stays running past its hard deadline. On start the pool sweeps
+what a crash left behind (containers, job folders) and resumes jobs interrupted by a restart;
+on stop it drains. The course is loaded once by whoever starts the pool (the web app or
+`servelab worker`): an edited exercise.toml takes effect at the next start.
 """
 
 from __future__ import annotations
@@ -19,16 +21,14 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from servelab.db.models.grading import SubmissionStatus, utcnow
+from servelab.content.exercise import Exercise
+from servelab.content.loader import Course, UnknownExercise
+from servelab.db.clock import utcnow
+from servelab.db.models.grading import SubmissionStatus
 from servelab.grading import processes, queue
-from servelab.grading.pipeline import (
-    GradeOutcome,
-    UnknownExercise,
-    find_exercise,
-    grade_directory,
-    hard_deadline_seconds,
-    sweep_work_dirs,
-)
+from servelab.grading.orphans import sweep_job_folders, sweep_orphans
+from servelab.grading.outcome import GradeOutcome
+from servelab.grading.pipeline import grade_directory
 from servelab.settings import Settings
 
 log = logging.getLogger("servelab.worker")
@@ -36,6 +36,12 @@ log = logging.getLogger("servelab.worker")
 GradeFunction = Callable[..., GradeOutcome]
 _LIVE_POOLS: set[str] = set()
 _FALLBACK_DEADLINE = 900.0
+
+
+def hard_deadline_seconds(exercise: Exercise) -> float:
+    """How long a job may stay running before the watchdog fails it over."""
+    limits = exercise.limits
+    return limits.train_seconds + limits.startup_seconds + limits.test_seconds + 120
 
 
 class ClaimLost(Exception):
@@ -60,6 +66,7 @@ class WorkerPool:
         self,
         settings: Settings,
         engine: Engine,
+        course: Course,
         *,
         size: int | None = None,
         lease_seconds: float = 30.0,
@@ -69,6 +76,7 @@ class WorkerPool:
     ) -> None:
         self.settings = settings
         self.engine = engine
+        self.course = course
         self.size = max(1, size or settings.worker_count)
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
@@ -138,18 +146,16 @@ class WorkerPool:
 
     def _sweep(self) -> None:
         try:
-            from servelab.grading.sandbox import sweep_orphans
-
             sweep_orphans()
         except Exception:  # Docker may be down; grading then fails over with the reason
             log.exception("could not sweep orphaned containers")
-        removed = sweep_work_dirs(self.settings)
+        removed = sweep_job_folders(self.settings)
         if removed:
             log.info("removed %s job folders left by a crash", removed)
 
     def _deadline_for(self, slug: str) -> float:
         try:
-            return hard_deadline_seconds(find_exercise(self.settings, slug).exercise)
+            return hard_deadline_seconds(self.course.find_exercise(slug).exercise)
         except UnknownExercise:
             return _FALLBACK_DEADLINE
 
@@ -187,13 +193,16 @@ class WorkerPool:
 
         log.info("grading submission %s (attempt %s)", claim.submission_id, claim.attempts)
         try:
+            exercise = self.course.find_exercise(claim.exercise_slug, for_grading=True)
             outcome = self.grade(
                 Path(claim.source_dir),
-                claim.exercise_slug,
+                exercise,
                 self.settings,
                 on_phase=on_phase,
                 submission_id=claim.submission_id,
             )
+        except UnknownExercise as exc:  # a platform problem: the exercise left the course
+            outcome = GradeOutcome(SubmissionStatus.ERROR, log_excerpt=exc.message)
         except Exception as exc:
             log.exception("grading submission %s crashed", claim.submission_id)
             outcome = GradeOutcome(SubmissionStatus.ERROR, log_excerpt=f"{exc!r}")
@@ -209,24 +218,7 @@ class WorkerPool:
                 )
                 log.warning("submission %s: platform error, now %s", claim.submission_id, status)
                 return
-            stored = queue.complete(
-                session,
-                claim,
-                queue.FinalResult(
-                    status=outcome.status,
-                    score=outcome.score,
-                    max_score=outcome.max_score,
-                    result_json=outcome.result.model_dump_json() if outcome.result else None,
-                    learner_message=outcome.learner_message,
-                    log_excerpt=outcome.log_excerpt,
-                    phase_seconds=outcome.phase_seconds,
-                    feedback_score=outcome.result.feedback_score if outcome.result else None,
-                    feedback_max_score=(
-                        outcome.result.feedback_max_score if outcome.result else None
-                    ),
-                ),
-                finished_at=finished,
-            )
+            stored = queue.complete(session, claim, outcome, finished_at=finished)
             if not stored:
                 log.warning("submission %s: result dropped, claim lost", claim.submission_id)
 
@@ -257,11 +249,11 @@ def embedded_pool_enabled(settings: Settings) -> bool:
     return settings.embedded_worker
 
 
-def start_embedded_pool(settings: Settings, engine: Engine) -> WorkerPool | None:
+def start_embedded_pool(settings: Settings, engine: Engine, course: Course) -> WorkerPool | None:
     """The web app's in-process pool (None when disabled); call `stop()` at shutdown."""
     if not embedded_pool_enabled(settings):
         return None
-    pool = WorkerPool(settings, engine)
+    pool = WorkerPool(settings, engine, course)
     pool.start()
     log.info("embedded grading pool started with %s worker(s)", pool.size)
     return pool

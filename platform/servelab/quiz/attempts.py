@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from servelab.content.quiz import Quiz, ShowAnswers
-from servelab.db.models.accounts import utcnow
+from servelab.db.clock import utcnow
 from servelab.db.models.quiz import AttemptStatus, QuizAnswer, QuizAttempt
 from servelab.quiz.scoring import QuestionScore, Response, score_quiz
 

@@ -35,16 +35,16 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the ServeLab web app. Refuses to start when the course content is invalid."""
-    from servelab.content.loader import load_course
+    from servelab.content.loader import load_settings_course
 
     settings = settings or get_settings()
-    course = load_course(settings.exercises_dir)  # raises ContentErrors: refuse to start
+    course = load_settings_course(settings)  # raises ContentErrors: refuse to start
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from servelab.grading.worker import start_embedded_pool
 
-        pool = start_embedded_pool(settings, app.state.engine)
+        pool = start_embedded_pool(settings, app.state.engine, course)
         app.state.grading_pool = pool  # routes call .wake() after queueing a submission
         yield
         if pool is not None:  # drain: running jobs finish, the rest stay queued for next start

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from servelab.accounts import service as accounts
 from servelab.accounts.security import constant_time_equals
-from servelab.db.models import User
+from servelab.db.models import User, WebSession
 from servelab.settings import Settings
 
 SESSION_COOKIE = "servelab_session"
@@ -74,14 +74,23 @@ def get_auth(request: Request, db: SessionDep) -> Auth:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return Auth(user=user, via_token=True)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        resolved = accounts.resolve_web_session(db, token=cookie)
-        if resolved:
-            user, web_session = resolved
-            request.state.csrf_token = web_session.csrf_token  # what this page's forms carry
-            return Auth(user=user, session_csrf=web_session.csrf_token)
+    resolved = session_login(request, db)
+    if resolved:
+        user, web_session = resolved
+        return Auth(user=user, session_csrf=web_session.csrf_token)
     return Auth(user=None)
+
+
+def session_login(request: Request, db: Session) -> tuple[User, WebSession] | None:
+    """The login behind the request's session cookie, or None; the one session lookup (the
+    error pages use it too). Its CSRF token goes on request.state for the page's forms."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    resolved = accounts.resolve_web_session(db, token=cookie)
+    if resolved:
+        request.state.csrf_token = resolved[1].csrf_token
+    return resolved
 
 
 AuthDep = Annotated[Auth, Depends(get_auth)]

@@ -15,11 +15,10 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from servelab.accounts import service as accounts
 from servelab.accounts.security import PasswordHashingBusy
 from servelab.listing import head, more_line
-from servelab.web.deps import SESSION_COOKIE
 from servelab.web.deps import _wants_html as wants_html
+from servelab.web.deps import session_login
 from servelab.web.security_headers import apply_security_headers
 from servelab.web.templating import render
 
@@ -40,17 +39,12 @@ _TITLES = {
 
 
 def _current_user(request: Request) -> Any:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
     try:
         with Session(request.app.state.engine) as db:
-            resolved = accounts.resolve_web_session(db, token=token)
+            resolved = session_login(request, db)  # sets the page's log-out form token
             if resolved:
-                user, web_session = resolved
-                request.state.csrf_token = web_session.csrf_token  # the page's log-out form
-                db.expunge(user)
-                return user
+                db.expunge(resolved[0])
+                return resolved[0]
     except Exception:  # an error page must render even when the database is down
         log.exception("could not resolve the session for an error page")
     return None

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    """Aware UTC now: sqlmodel stores aware datetimes portably (timestamptz on PostgreSQL)."""
-    return datetime.now(UTC)
+from servelab.db.clock import utcnow
 
 
 class Role(StrEnum):

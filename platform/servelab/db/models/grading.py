@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    """Aware UTC now: sqlmodel stores aware datetimes portably on SQLite and PostgreSQL."""
-    return datetime.now(UTC)
+from servelab.db.clock import utcnow
 
 
 class SubmissionStatus(StrEnum):
@@ -110,5 +107,4 @@ __all__ = [
     "Submission",
     "SubmissionEvent",
     "SubmissionStatus",
-    "utcnow",
 ]

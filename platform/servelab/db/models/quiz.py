@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from servelab.db.models.accounts import utcnow
+from servelab.db.clock import utcnow
 
 
 class AttemptStatus(StrEnum):

@@ -11,10 +11,10 @@ from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from servelab.content.exercise import Exercise
-from servelab.content.loader import Course
+from servelab.content.loader import Course, ExerciseFiles, UnknownExercise
 from servelab.db.models import User
 from servelab.db.models.grading import Submission
-from servelab.grading import service
+from servelab.grading import views
 from servelab.grading.archive import MAX_COMPRESSED
 from servelab.web.body_limit import BodyLimit
 from servelab.web.deps import get_current_user
@@ -27,11 +27,15 @@ def course_of(request: Request) -> Course:
     return request.app.state.course
 
 
-def exercise_or_404(course: Course, slug: str) -> Exercise:
+def exercise_files_or_404(course: Course, slug: str) -> ExerciseFiles:
     try:
-        return service.get_exercise(course, slug)
-    except service.SubmissionRefused as exc:
+        return course.find_exercise(slug)
+    except UnknownExercise as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, exc.message) from None
+
+
+def exercise_or_404(course: Course, slug: str) -> Exercise:
+    return exercise_files_or_404(course, slug).exercise
 
 
 def upload_refusal(size: int) -> str:
@@ -75,7 +79,7 @@ def _size(file: BinaryIO) -> int:
 
 
 def visible_or_404(db: Session, user: User, submission_id: int) -> Submission:
-    submission = service.visible_submission(db, user=user, submission_id=submission_id)
+    submission = views.visible_submission(db, user=user, submission_id=submission_id)
     if submission is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"There is no submission {submission_id} of yours."

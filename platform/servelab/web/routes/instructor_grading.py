@@ -10,7 +10,8 @@ from starlette.responses import Response
 
 from servelab.db.models import User
 from servelab.db.models.grading import Submission
-from servelab.grading import grades, service
+from servelab.grading import grades, regrade, views
+from servelab.grading.intake import SubmissionRefused
 from servelab.web.deps import CsrfProtected, InstructorUser, RowId, SessionDep
 from servelab.web.routes.grading_common import course_of, exercise_or_404, wake_workers
 from servelab.web.templating import render
@@ -99,7 +100,7 @@ def grades_export(
 @router.post("/exercises/{slug}/regrade", dependencies=[CsrfProtected])
 def regrade_all(request: Request, slug: str, user: InstructorUser, db: SessionDep) -> Response:
     exercise_or_404(course_of(request), slug)
-    queued, skipped = service.regrade_exercise(db, exercise_slug=slug, by=user)
+    queued, skipped = regrade.regrade_exercise(db, exercise_slug=slug, by=user)
     wake_workers(request)
     return RedirectResponse(
         f"/instructor/exercises/{slug}/submissions?regraded={queued}&skipped={skipped}",
@@ -128,12 +129,12 @@ def submission_full(
             "submission": submission,
             "learner": db.get(User, submission.user_id),
             "exercise": course.exercises.get(submission.exercise_slug),
-            "result": service.full_result(submission),
+            "result": views.full_result(submission),
             "raw_result_unreadable": bool(submission.result_json)
-            and service.full_result(submission) is None,
-            "timeline": service.timeline(db, submission_id=submission_id, with_details=True),
-            "phase_seconds": service.phase_seconds(submission),
-            "files": service.submitted_files(submission, settings=request.app.state.settings),
+            and views.full_result(submission) is None,
+            "timeline": views.timeline(db, submission_id=submission_id, with_details=True),
+            "phase_seconds": views.phase_seconds(submission),
+            "files": views.submitted_files(submission, settings=request.app.state.settings),
         },
         user=user,
     )
@@ -145,8 +146,8 @@ def regrade_one(
 ) -> Response:
     _submission_or_404(db, submission_id)
     try:
-        service.regrade(db, submission_id=submission_id, by=user)
-    except service.SubmissionRefused as exc:
+        regrade.regrade(db, submission_id=submission_id, by=user)
+    except SubmissionRefused as exc:
         raise HTTPException(exc.status_code, exc.message) from None
     wake_workers(request)
     return RedirectResponse(

@@ -22,12 +22,13 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from servelab.content import markdown
-from servelab.content.exercise import Exercise
-from servelab.content.loader import Course
+from servelab.content.exercise import EDITOR_FILES, starter_files, starter_texts, starter_zip
+from servelab.content.loader import ExerciseFiles
 from servelab.db.models import User
 from servelab.db.models.grading import Submission
-from servelab.grading import service
+from servelab.grading import queue, views
 from servelab.grading.archive import MAX_COMPRESSED
+from servelab.grading.intake import SubmissionRefused, TextFiles, Upload, ZipUpload, accept
 from servelab.grading.limits import SandboxLimits
 from servelab.grading.runtime import featured_packages, runtime_packages
 from servelab.grading.submission_limits import MAX_ACTIVE_SUBMISSIONS
@@ -46,7 +47,7 @@ from servelab.web.routes.grading_common import (
     LoggedIn,
     UploadLimit,
     course_of,
-    exercise_or_404,
+    exercise_files_or_404,
     form_text,
     iso,
     read_upload,
@@ -71,8 +72,8 @@ def _instructions_html(path: str, _mtime_ns: int) -> str:
     return markdown.render(Path(path).read_text(encoding="utf-8"))
 
 
-def instructions_html(course: Course, slug: str, exercise: Exercise) -> str:
-    path = service.exercise_folder(course, slug) / exercise.instructions
+def instructions_html(files: ExerciseFiles) -> str:
+    path = files.exercise_dir / files.exercise.instructions
     if not path.is_file():
         return ""
     return _instructions_html(str(path), path.stat().st_mtime_ns)
@@ -89,13 +90,12 @@ def _exercise_page(
     status_code: int = 200,
 ) -> Response:
     course = course_of(request)
-    exercise = exercise_or_404(course, slug)
+    files = exercise_files_or_404(course, slug)
+    exercise = files.exercise
     mine = (
-        service.list_submissions(db, user_id=user.id, exercise_slug=slug)
-        if user is not None
-        else []
+        views.list_submissions(db, user_id=user.id, exercise_slug=slug) if user is not None else []
     )
-    instructions = instructions_html(course, slug, exercise)
+    instructions = instructions_html(files)
     return render(
         request,
         "exercise.html",
@@ -108,12 +108,12 @@ def _exercise_page(
             "limits": SandboxLimits.from_exercise(exercise.limits),
             "packages": featured_packages(),
             "all_packages": runtime_packages(),
-            "editor": editor or service.starter_texts(course, slug),
-            "starter_files": list(service.starter_files(course, slug)),
+            "editor": editor or starter_texts(files.starter_dir),
+            "starter_files": list(starter_files(files.starter_dir)),
             "lesson": course.lessons.get(slug),
             "submissions": mine[:5],
-            "best": service.best_graded(mine, course.exercises),
-            "learner_score": service.learner_score,
+            "best": views.best_graded(mine, course.exercises),
+            "learner_score": views.learner_score,
             "exercises": course.exercises,
             "max_upload_mib": MAX_COMPRESSED // 2**20,
             "max_active": MAX_ACTIVE_SUBMISSIONS,
@@ -132,10 +132,9 @@ def exercise_page(request: Request, slug: str, user: OptionalUser, db: SessionDe
 
 @router.get("/exercises/{slug}/starter.zip", include_in_schema=False)
 def starter_download(request: Request, slug: str) -> Response:
-    course = course_of(request)
-    exercise_or_404(course, slug)
+    files = exercise_files_or_404(course_of(request), slug)
     return Response(
-        service.starter_zip(course, slug),
+        starter_zip(files.starter_dir),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{slug}-starter.zip"'},
     )
@@ -149,33 +148,23 @@ def starter_download(request: Request, slug: str) -> Response:
 async def submit_form(request: Request, slug: str, user: CurrentUser, db: SessionDep) -> Response:
     """The exercise page's two forms: a .zip upload (source=zip) or the editor (source=editor)."""
     course = course_of(request)
-    exercise_or_404(course, slug)
+    exercise_files_or_404(course, slug)
     form = await request.form()
     settings = request.app.state.settings
     editor = None
     try:
+        upload: Upload
         if form.get("source") == "editor":
-            editor = {
-                name: form_text(form.get(_editor_field(name))) for name in service.EDITOR_FILES
-            }
-            submission = await run_in_threadpool(
-                lambda: service.create_submission_from_files(
-                    db,
-                    settings=settings,
-                    course=course,
-                    user=user,
-                    exercise_slug=slug,
-                    files=editor,
-                )
-            )
+            editor = {name: form_text(form.get(_editor_field(name))) for name in EDITOR_FILES}
+            upload = TextFiles(editor)
         else:
-            data = await read_upload(form.get("archive"))
-            submission = await run_in_threadpool(
-                lambda: service.create_submission_from_zip(
-                    db, settings=settings, course=course, user=user, exercise_slug=slug, data=data
-                )
+            upload = ZipUpload(await read_upload(form.get("archive")))
+        submission = await run_in_threadpool(
+            lambda: accept(
+                db, settings=settings, course=course, user=user, exercise_slug=slug, upload=upload
             )
-    except service.SubmissionRefused as exc:
+        )
+    except SubmissionRefused as exc:
         page = _exercise_page(
             request,
             db,
@@ -204,9 +193,9 @@ def my_submissions(request: Request, user: CurrentUser, db: SessionDep) -> Respo
         request,
         "submissions/list.html",
         {
-            "submissions": service.list_submissions(db, user_id=user.id),
+            "submissions": views.list_submissions(db, user_id=user.id),
             "exercises": course.exercises,
-            "learner_score": service.learner_score,
+            "learner_score": views.learner_score,
         },
         user=user,
     )
@@ -225,11 +214,11 @@ def submission_page(
         {
             "submission": submission,
             "exercise": exercise,
-            "result": service.learner_result(submission, exercise),
-            "timeline": service.timeline(db, submission_id=submission_id, with_details=False),
-            "phase_seconds": service.learner_phase_seconds(submission),
-            "log_excerpt": service.learner_log_excerpt(submission),
-            "ahead": service.queue_position(db, submission=submission),
+            "result": views.learner_result(submission, exercise),
+            "timeline": views.timeline(db, submission_id=submission_id, with_details=False),
+            "phase_seconds": views.learner_phase_seconds(submission),
+            "log_excerpt": views.learner_log_excerpt(submission),
+            "ahead": views.queue_position(db, submission=submission),
             "final": submission.state.is_final,
             "refresh_seconds": PAGE_REFRESH_SECONDS,
             "own": submission.user_id == user.id,
@@ -250,7 +239,7 @@ def _poll(engine: Any, submission_id: int, after_event_id: int) -> tuple[str, li
             return "gone", [], True
         events = [
             {"id": e.id, "status": e.status, "at": iso(e.at)}
-            for e in service.queue.get_events(db, submission_id=submission_id)
+            for e in queue.get_events(db, submission_id=submission_id)
             if (e.id or 0) > after_event_id
         ]
         return submission.status, events, submission.state.is_final

@@ -16,7 +16,8 @@ from starlette.responses import Response
 
 from servelab.content.loader import Course
 from servelab.db.models.grading import Submission
-from servelab.grading import service
+from servelab.grading import views
+from servelab.grading.intake import SubmissionRefused, TextFiles, Upload, ZipUpload, accept
 from servelab.listing import bounded_join
 from servelab.web.deps import CsrfProtected, CurrentUser, RowId, SessionDep
 from servelab.web.routes.grading_common import (
@@ -82,6 +83,7 @@ async def api_submit(request: Request, user: CurrentUser, db: SessionDep) -> Res
     course = course_of(request)
     settings = request.app.state.settings
     content_type = request.headers.get("content-type", "")
+    upload: Upload
     try:
         if content_type.startswith("application/json"):
             try:
@@ -95,16 +97,7 @@ async def api_submit(request: Request, user: CurrentUser, db: SessionDep) -> Res
                     "; ",
                 )
                 return _api_error(f"Invalid submission body: {problems}", 422)
-            submission = await run_in_threadpool(
-                lambda: service.create_submission_from_files(
-                    db,
-                    settings=settings,
-                    course=course,
-                    user=user,
-                    exercise_slug=body.exercise,
-                    files=body.files,
-                )
-            )
+            slug, upload = body.exercise, TextFiles(body.files)
         elif content_type.startswith("multipart/form-data"):
             form = await request.form()
             slug = form_text(form.get("exercise"))
@@ -113,18 +106,19 @@ async def api_submit(request: Request, user: CurrentUser, db: SessionDep) -> Res
                 return _api_error("Send the exercise slug in the form field `exercise`.", 422)
             if form.get("archive") is None:
                 return _api_error("Send the .zip in the multipart form field `archive`.", 422)
-            submission = await run_in_threadpool(
-                lambda: service.create_submission_from_zip(
-                    db, settings=settings, course=course, user=user, exercise_slug=slug, data=data
-                )
-            )
+            upload = ZipUpload(data)
         else:
             return _api_error(
                 "Send application/json with `exercise` and `files`, or multipart/form-data "
                 "with `exercise` and an `archive` .zip.",
                 415,
             )
-    except service.SubmissionRefused as exc:
+        submission = await run_in_threadpool(
+            lambda: accept(
+                db, settings=settings, course=course, user=user, exercise_slug=slug, upload=upload
+            )
+        )
+    except SubmissionRefused as exc:
         return _api_error(exc.message, exc.status_code, retry_after_seconds=exc.retry_after_seconds)
     wake_workers(request)
     return JSONResponse(
@@ -138,25 +132,25 @@ def _api_view(db: Session, course: Course, submission: Submission) -> dict[str, 
     """The learner's JSON view of a submission (what GET /api/submissions/{id} returns)."""
     assert submission.id is not None
     exercise = course.exercises.get(submission.exercise_slug)
-    result = service.learner_result(submission, exercise)
-    score, max_score = service.learner_score(submission, exercise)
+    result = views.learner_result(submission, exercise)
+    score, max_score = views.learner_score(submission, exercise)
     state = submission.state
     return {
         "id": submission.id,
         "exercise": submission.exercise_slug,
         "status": state.value,
         "final": state.is_final,
-        "queued_ahead": service.queue_position(db, submission=submission),
+        "queued_ahead": views.queue_position(db, submission=submission),
         "score": score,
         "max_score": max_score,
         "message": submission.learner_message or "",
-        "log_excerpt": service.learner_log_excerpt(submission),
+        "log_excerpt": views.learner_log_excerpt(submission),
         "submitted_at": iso(submission.requested_at),
         "graded_at": iso(submission.graded_at),
-        "phase_seconds": service.phase_seconds(submission),
+        "phase_seconds": views.phase_seconds(submission),
         "events": [
             {"status": step.status, "at": iso(step.at)}
-            for step in service.timeline(db, submission_id=submission.id, with_details=False)
+            for step in views.timeline(db, submission_id=submission.id, with_details=False)
         ],
         "result": result.model_dump(mode="json") if result is not None else None,
         "page": f"/submissions/{submission.id}",
@@ -170,8 +164,8 @@ def api_list(
     """Your submissions, newest first, optionally of one exercise (fetch one for its result)."""
     exercises = course_of(request).exercises
     rows = []
-    for s in service.list_submissions(db, user_id=user.id, exercise_slug=exercise):
-        score, max_score = service.learner_score(s, exercises.get(s.exercise_slug))
+    for s in views.list_submissions(db, user_id=user.id, exercise_slug=exercise):
+        score, max_score = views.learner_score(s, exercises.get(s.exercise_slug))
         rows.append(
             {
                 "id": s.id,

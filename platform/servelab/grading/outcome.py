@@ -1,0 +1,45 @@
+"""The end of one grading run: what the pipeline returns and the queue stores, one type.
+
+`failed` means the learner's code failed (with the relevant log excerpt); `error` means the
+platform failed (the queue retries it; the learner is never blamed for it). Not in results.py:
+the plugin imports that module inside the grader container, which has no database models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from servelab.db.models.grading import SubmissionStatus
+from servelab.grading.results import ResultDocument
+
+
+@dataclass(frozen=True)
+class GradeOutcome:
+    """How a grading ended; `result` (with the same `status`) only when it was graded."""
+
+    status: SubmissionStatus  # graded | failed | error
+    result: ResultDocument | None = None
+    learner_message: str = ""
+    log_excerpt: str = ""  # the learner's own output when failed; diagnostics otherwise
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float | None:
+        return self.result.score if self.result else None
+
+    @property
+    def max_score(self) -> float | None:
+        return self.result.max_score if self.result else None
+
+    @property
+    def feedback_score(self) -> float | None:
+        """Split hidden data: the feedback part's score (what learners see before the due)."""
+        return self.result.feedback_score if self.result else None
+
+    @property
+    def feedback_max_score(self) -> float | None:
+        return self.result.feedback_max_score if self.result else None
+
+    @property
+    def result_json(self) -> str | None:
+        return self.result.model_dump_json() if self.result else None
