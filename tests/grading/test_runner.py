@@ -220,10 +220,12 @@ def test_a_suite_killed_at_its_wall_clock_is_graded_on_what_finished(
         "    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
         "    time.sleep(600)\n"
     )
-    limits = EXERCISE.limits.model_copy(update={"test_seconds": 3})
+    # 8 s, not less: on a loaded machine the suite's own start-up can eat a smaller budget
+    # before the first check starts, and that check is then (rightly) marked not run.
+    limits = EXERCISE.limits.model_copy(update={"test_seconds": 8})
     started = time.monotonic()
     outcome = _run(served, tmp_path, _grader(tmp_path, source), limits=limits)
-    assert time.monotonic() - started < 3 + 15 + 10
+    assert time.monotonic() - started < 8 + 15 + 10
     assert (outcome.stopped, outcome.doc.complete) == ("timeout", False)
     first, stuck = outcome.doc.tests
     assert (first.status, stuck.status, stuck.score) == ("passed", "skipped", 0)
