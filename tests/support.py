@@ -61,16 +61,35 @@ def login(client: TestClient, user: User) -> None:
     assert r.status_code == 303, r.text
 
 
-def docker_ready(settings: Settings) -> bool:
-    """True when a Docker engine answers and both grading images are current."""
+def docker_problem(settings: Settings | None = None, *, images: bool = True) -> str | None:
+    """What is missing for tests on the real Docker engine, or None when nothing is.
+
+    With `images`, both grading images must be current too (any grading runs the learner's
+    code in the runtime image and the hidden suite in the grader image).
+    """
     import docker
     import docker.errors
 
-    from servelab.grading.images import images_ready
+    from servelab.grading.images import IMAGES, image_exists
 
+    settings = settings or Settings(environment="test")
     try:
         client = docker.from_env()
         client.ping()
-        return images_ready(settings, client)
     except docker.errors.DockerException:
-        return False
+        return "a Docker engine"
+    try:
+        for spec in IMAGES if images else ():
+            if not image_exists(settings, client, spec):
+                return f"the {spec.kind} image {spec.tag(settings)} (run `servelab runtime build`)"
+    except docker.errors.DockerException as error:
+        return f"a Docker engine that answers ({error})"
+    finally:
+        client.close()
+    return None
+
+
+def require_docker(settings: Settings | None = None, *, images: bool = True) -> None:
+    """The one Docker readiness check: skip locally, fail under CI=true (see require_service)."""
+    problem = docker_problem(settings, images=images)
+    require_service(problem is None, problem or "")

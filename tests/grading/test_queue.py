@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from grading_helpers import make_learner
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -26,79 +19,17 @@ from servelab.grading import queue
 from servelab.grading.outcome import GradeOutcome
 from servelab.grading.results import ResultDocument
 from servelab.settings import Settings
-from support import require_service
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str | None]:
-    """SERVELAB_TEST_POSTGRES_URL, or a throwaway local cluster on a Unix socket, or None."""
-    if url := os.environ.get("SERVELAB_TEST_POSTGRES_URL"):
-        yield url
-        return
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not (initdb and pg_ctl and os.geteuid() == 0 and shutil.which("runuser")):
-        yield None
-        return
-    root = Path(tempfile.mkdtemp(prefix="sl-pg-"))
-    shutil.chown(root, "postgres")
-    as_postgres = ["runuser", "-u", "postgres", "--"]
-    data, sock = root / "data", root
-    subprocess.run(
-        [*as_postgres, initdb, "-D", str(data), "-U", "servelab", "--auth=trust"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    options = f"-k {sock} -c listen_addresses='' -c fsync=off"
-    subprocess.run(  # the server keeps its output streams: send them to a log, not a pipe
-        [
-            *as_postgres,
-            pg_ctl,
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(root / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=60,
-    )
-    try:
-        yield f"postgresql+psycopg://servelab@/postgres?host={sock}"
-    finally:
-        subprocess.run(
-            [*as_postgres, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
-            stdout=subprocess.DEVNULL,
-            timeout=60,
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Engine]:
     if request.param == "postgresql":
-        server = request.getfixturevalue("postgres_url")
-        require_service(server is not None, "PostgreSQL")
-        name = f"sl_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        settings = settings.model_copy(
-            update={"database_url": server.replace("/postgres?", f"/{name}?")}
-        )
+        database_url = request.getfixturevalue("postgres_db")
+        settings = settings.model_copy(update={"database_url": database_url})
     upgrade(settings)
     engine = make_engine(settings)
     yield engine
     engine.dispose()
-    if request.param == "postgresql":
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.fixture
