@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -31,6 +33,22 @@ FLAGSHIP_TOPICS = (
     "model-card",
     "latency-and-monitoring",
 )
+
+# The tiny fixture course (tests/fixtures/course): one regression exercise, graded for real.
+COURSE = ROOT / "tests" / "fixtures" / "course"
+SLUG = "tiny-regression"
+EXERCISE_DIR = COURSE / "exercises" / SLUG
+GRADER_DIR = COURSE / "graders" / SLUG
+SOLUTION = GRADER_DIR / "solution"
+STARTER = EXERCISE_DIR / "starter"
+
+
+def copy_submission(source: Path, dest: Path, **replace: str) -> Path:
+    """A copy of a submission folder with some files replaced (train__py -> train.py's text)."""
+    shutil.copytree(source, dest)
+    for name, text in replace.items():
+        (dest / name.replace("__", ".")).write_text(text, encoding="utf-8")
+    return dest
 
 
 def require_service(available: bool, what: str) -> None:
