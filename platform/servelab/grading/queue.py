@@ -223,15 +223,7 @@ def complete(
     now = utcnow()
     result = session.exec(
         _owned(claim).values(
-            status=outcome.status,
-            score=outcome.score,
-            max_score=outcome.max_score,
-            feedback_score=outcome.feedback_score,
-            feedback_max_score=outcome.feedback_max_score,
-            result_json=outcome.result_json,
-            learner_message=outcome.learner_message,
-            log_excerpt=outcome.log_excerpt,
-            phase_seconds_json=json.dumps(outcome.phase_seconds),
+            **outcome.stored_columns(),
             finished_at=finished_at,
             graded_at=now,
             updated_at=now,
