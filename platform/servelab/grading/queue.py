@@ -3,9 +3,10 @@
 Portable SQL only (compare-and-set UPDATEs checked by rowcount), so the same code works
 on SQLite and PostgreSQL. A claim carries a random lease token; every later write by the
 worker is conditioned on it, so a worker that lost its job to the watchdog cannot
-overwrite the result of the attempt that replaced it. A scale-out backend (Celery) can
-sit behind the same functions: enqueue, requeue, claim, record, complete, fail over.
-Getting jobs back from workers that stopped is `recovery`.
+overwrite the result of the attempt that replaced it. This table is the only queue backend
+(`settings.queue_backend` is reserved for another); its functions are the interface one would
+keep: enqueue, requeue, claim, record, complete, fail over. Getting jobs back from workers
+that stopped is `recovery`.
 """
 
 from __future__ import annotations
