@@ -166,3 +166,27 @@ def runtime_image(docker_client: docker.DockerClient) -> str:
 def grader_image(runtime_image: str) -> str:
     """The grader image tag (the hidden suite's container)."""
     return Settings(environment="test").grader_image
+
+
+# --- Markers that match what each test needs ---------------------------------------------------
+
+# A test whose fixtures reach one of these services must carry its marker, so `-m "not docker"`
+# (or "not postgres") really leaves out every test that needs it.
+SERVICE_FIXTURES = {
+    "docker": {"docker_client", "runtime_image", "grader_image", "grading_settings"},
+    "postgres": {"postgres_url", "postgres_db"},
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        f"{item.nodeid} uses {', '.join(sorted(needs))} but is not marked {marker}"
+        for item in items
+        for marker, fixtures in SERVICE_FIXTURES.items()
+        if (needs := fixtures & set(getattr(item, "fixturenames", ())))
+        and item.get_closest_marker(marker) is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests without the marker their fixtures need:\n" + "\n".join(unmarked)
+        )

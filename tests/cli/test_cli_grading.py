@@ -12,8 +12,6 @@ import pytest
 
 from support import COURSE, SLUG, SOLUTION, STARTER, copy_submission
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
 
 def _grade(folder: Path, var_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {
@@ -38,6 +36,8 @@ def _no_leftovers(var_dir: Path) -> None:
     assert not work.exists() or not any(work.iterdir()), list(work.iterdir())
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_solution_gets_full_marks_with_live_phases(runtime_image: str, tmp_path: Path) -> None:
     done = _grade(SOLUTION, tmp_path / "var")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -50,6 +50,8 @@ def test_solution_gets_full_marks_with_live_phases(runtime_image: str, tmp_path:
     _no_leftovers(tmp_path / "var")
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_json_is_the_result_document_and_any_score_exits_zero(
     runtime_image: str, tmp_path: Path
 ) -> None:
@@ -62,6 +64,8 @@ def test_json_is_the_result_document_and_any_score_exits_zero(
     assert baseline["section"] == "baseline"
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_failing_train_is_failed_with_its_log(runtime_image: str, tmp_path: Path) -> None:
     folder = copy_submission(
         SOLUTION,
@@ -76,6 +80,8 @@ def test_failing_train_is_failed_with_its_log(runtime_image: str, tmp_path: Path
     _no_leftovers(tmp_path / "var")
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_import_crash_fails_at_startup(runtime_image: str, tmp_path: Path) -> None:
     folder = copy_submission(SOLUTION, tmp_path / "sub", main__py="def broken(:\n")
     done = _grade(folder, tmp_path / "var", "--json")
@@ -85,6 +91,8 @@ def test_import_crash_fails_at_startup(runtime_image: str, tmp_path: Path) -> No
     assert "SyntaxError" in outcome["log_excerpt"]
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_requirements_refused_before_anything_runs(runtime_image: str, tmp_path: Path) -> None:
     folder = copy_submission(
         SOLUTION, tmp_path / "sub", requirements__txt="scikit-learn\nlightgbm==4.5\n"
@@ -111,6 +119,8 @@ def test_unknown_exercise_and_missing_folder_are_clear(tmp_path: Path) -> None:
     assert env_done.returncode == 2 and "no exercise called 'no-such-exercise'" in env_done.stderr
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_flagship_reference_solution_gets_full_marks(runtime_image: str, tmp_path: Path) -> None:
     """The acceptance command: servelab grade graders/<flagship>/solution --exercise <flagship>."""
     from servelab.settings import PROJECT_ROOT
@@ -132,6 +142,8 @@ def test_flagship_reference_solution_gets_full_marks(runtime_image: str, tmp_pat
     assert {t["category"] for t in doc["tests"]} >= {"contract", "leakage", "baseline", "slices"}
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_grades_a_submission_zip_and_refuses_a_zip_slip(runtime_image: str, tmp_path: Path) -> None:
     import zipfile
 
