@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import docker.errors
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -15,9 +14,8 @@ from sqlmodel import Session
 from servelab.accounts import service as accounts
 from servelab.db.migrate import upgrade
 from servelab.db.models import Role, User
-from servelab.grading.images import IMAGES, image_exists
 from servelab.settings import Settings
-from support import PASSWORD, require_service
+from support import PASSWORD, require_docker, require_service
 
 
 @pytest.fixture
@@ -63,7 +61,7 @@ def make_user(db: Session):  # type: ignore[no-untyped-def]
     return _make
 
 
-# --- PostgreSQL 15, started by the tests themselves on loopback --------------------------------
+# --- PostgreSQL 15: the one harness every PostgreSQL test uses ---------------------------------
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -78,11 +76,16 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL 15 cluster (initdb + pg_ctl) on a free loopback port.
+    """The PostgreSQL server of the whole test session, as a SQLAlchemy URL for psycopg 3.
 
-    As root the server runs as the `postgres` system user (PostgreSQL refuses root).
-    Yields a SQLAlchemy URL for psycopg 3; each test should create its own database.
+    SERVELAB_TEST_POSTGRES_URL names a server that already runs (a CI service, say); otherwise
+    a throwaway PostgreSQL 15 cluster (initdb + pg_ctl) starts on a free loopback port, as the
+    `postgres` system user when we are root (PostgreSQL refuses root). Tests take a database
+    of their own from `postgres_db`, never this URL's.
     """
+    if url := os.environ.get("SERVELAB_TEST_POSTGRES_URL"):
+        yield url
+        return
     import shutil
     import subprocess
     import tempfile
@@ -110,40 +113,34 @@ def postgres_url() -> Iterator[str]:
 
     run(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "servelab", "-E", "UTF8")
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(
-        str(PG_BIN / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        options,
-        "-l",
-        str(base / "log"),
-        "-w",
-        "start",
-    )
+    pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data)]
+    run(*pg_ctl, "-o", options, "-l", str(base / "log"), "-w", "start")
     try:
         yield f"postgresql+psycopg://servelab@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
-            [*as_user, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-            capture_output=True,
-            timeout=60,
+            [*as_user, *pg_ctl, "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60
         )
         shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
-def postgres_db(postgres_url: str) -> str:
-    """A fresh, empty database in the session's PostgreSQL cluster; returns its URL."""
+def postgres_db(postgres_url: str) -> Iterator[str]:
+    """A fresh, empty database in the session's PostgreSQL server; yields its URL, then drops it."""
     import uuid
 
-    import psycopg
+    from sqlalchemy import create_engine, make_url, text
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 # --- Docker engine and the runtime image ------------------------------------------------------
@@ -152,29 +149,44 @@ def postgres_db(postgres_url: str) -> str:
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
     """A client of the real Docker engine; under CI=true a missing engine fails the test."""
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException:
-        require_service(False, "a Docker engine")
+    require_docker(images=False)
+    client = docker.from_env()
     yield client
     client.close()
 
 
 @pytest.fixture(scope="session")
 def runtime_image(docker_client: docker.DockerClient) -> str:
-    """The runtime image tag, with both grading images required current (any grading runs the
-    learner's code in the runtime image and the hidden suite in the grader image)."""
-    settings = Settings(environment="test")
-    for spec in IMAGES:
-        require_service(
-            image_exists(settings, docker_client, spec),
-            f"the {spec.kind} image {spec.tag(settings)} (run `servelab runtime build`)",
-        )
-    return settings.runtime_image
+    """The runtime image tag, with both grading images required current."""
+    require_docker()
+    return Settings(environment="test").runtime_image
 
 
 @pytest.fixture(scope="session")
 def grader_image(runtime_image: str) -> str:
     """The grader image tag (the hidden suite's container)."""
     return Settings(environment="test").grader_image
+
+
+# --- Markers that match what each test needs ---------------------------------------------------
+
+# A test whose fixtures reach one of these services must carry its marker, so `-m "not docker"`
+# (or "not postgres") really leaves out every test that needs it.
+SERVICE_FIXTURES = {
+    "docker": {"docker_client", "runtime_image", "grader_image", "grading_settings"},
+    "postgres": {"postgres_url", "postgres_db"},
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        f"{item.nodeid} uses {', '.join(sorted(needs))} but is not marked {marker}"
+        for item in items
+        for marker, fixtures in SERVICE_FIXTURES.items()
+        if (needs := fixtures & set(getattr(item, "fixturenames", ())))
+        and item.get_closest_marker(marker) is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests without the marker their fixtures need:\n" + "\n".join(unmarked)
+        )

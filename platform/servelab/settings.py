@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     grader_memory_mb: int = Field(1536, gt=0)  # the hidden suite's container
     grader_cpus: float = Field(1.0, gt=0)
     worker_count: int = Field(default_factory=lambda: os.cpu_count() or 1)
-    queue_backend: str = "database"  # database | celery
+    # Reserved: the database is the only queue backend so far. Another value only turns the
+    # embedded pool off by default; redis_url is read by nothing yet.
+    queue_backend: str = "database"
     redis_url: str = "redis://127.0.0.1:6379/0"
     job_attempts: int = 2
     # The web app runs the grading worker pool in-process; None means on, except in tests.

@@ -7,14 +7,12 @@ from pathlib import Path
 import pytest
 
 from servelab.settings import Settings
-from support import docker_ready, require_service
+from support import require_docker
 
 
 @pytest.fixture
 def grading_settings(tmp_path: Path) -> Settings:
     """Settings for real gradings; fails under CI (skips locally) without Docker and image."""
     settings = Settings(environment="test", var_dir=tmp_path / "var")
-    require_service(
-        docker_ready(settings), "Docker with the runtime image (servelab runtime build)"
-    )
+    require_docker(settings)
     return settings

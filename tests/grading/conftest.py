@@ -6,6 +6,13 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from grading_helpers import make_learner
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from servelab.db.engine import make_engine
+from servelab.db.migrate import upgrade
+from servelab.settings import Settings
 
 
 @pytest.fixture
@@ -17,3 +24,23 @@ def later() -> Iterator[subprocess.Popen[bytes]]:
     finally:
         process.kill()
         process.wait()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Engine]:
+    """A migrated database on SQLite, then on PostgreSQL: the queue's SQL must work on both."""
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres_db")
+        settings = settings.model_copy(update={"database_url": database_url})
+    upgrade(settings)
+    engine = make_engine(settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def user_id(engine: Engine) -> int:
+    with Session(engine) as session:
+        user = make_learner(session)
+        assert user.id is not None
+        return user.id

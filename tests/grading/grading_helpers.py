@@ -23,14 +23,16 @@ from sqlmodel import Session
 from servelab.content.loader import Course, ExerciseFiles, load_course
 from servelab.db.models import User
 from servelab.grading.processes import start_time
-from servelab.settings import PROJECT_ROOT, Settings
+from servelab.settings import Settings
 
-COURSE = PROJECT_ROOT / "tests" / "fixtures" / "course"
-SLUG = "tiny-regression"
-EXERCISE_DIR = COURSE / "exercises" / SLUG
-GRADER_DIR = COURSE / "graders" / SLUG
-SOLUTION = GRADER_DIR / "solution"
-STARTER = EXERCISE_DIR / "starter"
+# The tiny fixture course lives in support.py, which tests outside tests/grading import too.
+from support import COURSE as COURSE
+from support import EXERCISE_DIR as EXERCISE_DIR
+from support import GRADER_DIR as GRADER_DIR
+from support import SLUG as SLUG
+from support import SOLUTION as SOLUTION
+from support import STARTER as STARTER
+from support import copy_submission as copy_submission
 
 
 def course_settings(var_dir: Path, **overrides: object) -> Settings:
@@ -62,14 +64,6 @@ def make_learner(session: Session, email: str = "learner@example.org") -> User:
     session.commit()
     session.refresh(user)
     return user
-
-
-def copy_submission(source: Path, dest: Path, **replace: str) -> Path:
-    """A copy of a submission folder with some files replaced (name -> new text)."""
-    shutil.copytree(source, dest)
-    for name, text in replace.items():
-        (dest / name.replace("__", ".")).write_text(text, encoding="utf-8")
-    return dest
 
 
 @contextmanager

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import docker
 
-from servelab.grading.sandbox import MANAGED_LABEL, SANDBOX_LABEL, PhaseResult, Sandbox
+from servelab.grading.orphans import MANAGED_LABEL, SANDBOX_LABEL
+from servelab.grading.sandbox import PhaseResult, Sandbox
 
 HOSTILE = Path(__file__).parent / "hostile"
 

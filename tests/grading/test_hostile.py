@@ -26,12 +26,12 @@ from sandbox_helpers import HOSTILE, leftovers, report_of
 
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.archive import MAX_UNCOMPRESSED, ArchiveError, extract_zip
-from servelab.grading.limits import MiB
+from servelab.grading.limits import MiB, SandboxLimits
 from servelab.grading.orphans import SOCKET_ROOT, work_root
 from servelab.grading.outcome import GradeOutcome
 from servelab.grading.pipeline import grade_directory
 from servelab.grading.processes import owner_token
-from servelab.grading.sandbox import Sandbox, SandboxLimits
+from servelab.grading.sandbox import Sandbox
 from support import require_service
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -15,17 +15,11 @@ from sandbox_helpers import HOSTILE, leftovers, report_of
 
 from servelab.content.exercise import ExerciseLimits
 from servelab.grading import hostmount
-from servelab.grading.limits import HARD_CAP, GiB, MiB
+from servelab.grading.limits import HARD_CAP, GiB, MiB, SandboxLimits
+from servelab.grading.orphans import MANAGED_LABEL, OWNER_LABEL, SOCKET_ROOT, sweep_orphans
 from servelab.grading.output import CappedOutput
 from servelab.grading.runtime import RuntimeImageError
-from servelab.grading.sandbox import (
-    MANAGED_LABEL,
-    OWNER_LABEL,
-    SOCKET_ROOT,
-    Sandbox,
-    SandboxLimits,
-    sweep_orphans,
-)
+from servelab.grading.sandbox import Sandbox
 
 LIMITS = SandboxLimits(train_seconds=20, startup_seconds=20, memory_bytes=512 * MiB, cpus=1.5)
 
@@ -337,7 +331,8 @@ def test_one_file_over_the_file_size_limit_is_refused(make_sandbox) -> None:
 CRASHING_WORKER = """
 import os, sys
 from pathlib import Path
-from servelab.grading.sandbox import Sandbox, SandboxLimits
+from servelab.grading.limits import SandboxLimits
+from servelab.grading.sandbox import Sandbox
 sandbox = Sandbox(source_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[2]),
                   work_dir=Path(sys.argv[3]), limits=SandboxLimits(), image=sys.argv[4],
                   labels={"servelab.submission": "crash-test"})

@@ -50,14 +50,6 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def user_id(engine: Engine) -> int:
-    with Session(engine) as session:
-        user = make_learner(session)
-        assert user.id is not None
-        return user.id
-
-
-@pytest.fixture
 def pools() -> Iterator[list[WorkerPool]]:
     started: list[WorkerPool] = []
     yield started

@@ -541,19 +541,6 @@ def test_event_stream_follows_a_submission_until_it_is_final(
     ]
 
 
-def _docker_ready(settings: Settings) -> bool:
-    try:
-        import docker
-
-        from servelab.grading.images import images_ready
-
-        client = docker.from_env()
-        client.ping()
-        return images_ready(settings, client)
-    except Exception:
-        return False
-
-
 @pytest.mark.docker
 @pytest.mark.slow
 @pytest.mark.timeout(600)
@@ -564,12 +551,10 @@ def test_end_to_end_through_the_api_with_the_embedded_worker_and_docker(tmp_path
 
     from servelab.db.migrate import upgrade
     from servelab.web.app import create_app
-    from support import require_service
+    from support import require_docker
 
     settings = course_settings(tmp_path, embedded_worker=True, worker_count=1)
-    require_service(
-        _docker_ready(settings), "Docker with the runtime image (servelab runtime build)"
-    )
+    require_docker(settings)
     upgrade(settings)
     app = create_app(settings)
     solution = {p.name: p.read_text() for p in (TINY_GRADERS / "solution").iterdir() if p.is_file()}

@@ -150,7 +150,7 @@ def sweep(
     ] = False,
 ) -> None:
     """Remove sandbox containers, volumes and mounts left behind by crashed workers."""
-    from servelab.grading.sandbox import sweep_orphans
+    from servelab.grading.orphans import sweep_orphans
 
     client = _docker_client(Console(stderr=True))
     removed = sweep_orphans(client, everything=everything)

@@ -12,11 +12,20 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from markdown_it.token import Token
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from servelab.content import markdown
 from servelab.content.errors import ContentError, ContentErrors, errors_from_validation, locate_toml
+from servelab.content.lesson_sections import (
+    Example,
+    InterviewQuestion,
+    LineNote,
+    RawSection,
+    parse_example,
+    parse_interview,
+    parse_line_notes,
+    span,
+)
 
 FRONT_MATTER_FENCE = "+++"
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -38,8 +47,6 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 # Anchors the page adds around the authored sections.
 PAGE_ANCHORS = ("summary", "quiz")
-
-_NOTE = re.compile(r"^[-*]\s+Lines?\s+(\d+)(?:\s*[-\u2013]\s*(\d+))?\s*:\s?(.*)$")
 
 
 class LessonMeta(BaseModel):
@@ -65,40 +72,6 @@ class Section:
 
 
 @dataclass(frozen=True)
-class LineNote:
-    """An explanation of example lines start..end (1-based, inclusive)."""
-
-    start: int
-    end: int
-    code_html: str
-    html: str
-
-    @property
-    def label(self) -> str:
-        return (
-            f"Line {self.start}"
-            if self.start == self.end
-            else f"Lines {self.start}\u2013{self.end}"
-        )
-
-
-@dataclass(frozen=True)
-class InterviewQuestion:
-    id: str
-    question_html: str
-    answer_html: str
-
-
-@dataclass(frozen=True)
-class Example:
-    code: str
-    expected_output: str
-    code_html: str
-    output_html: str
-    notes_html: str
-
-
-@dataclass(frozen=True)
 class Lesson:
     meta: LessonMeta
     path: Path
@@ -121,26 +94,12 @@ class Lesson:
         return markdown.render_inline(self.meta.summary)
 
 
-def _span(token: Token) -> tuple[int, int]:
-    """0-based [start, end) source lines of a block token."""
-    return (token.map[0], token.map[1]) if token.map else (0, 0)
-
-
 def _canonical(title: str) -> str:
     return re.sub(r"[\s\-\u2013]+", " ", title.strip().lower())
 
 
 _BY_TITLE = {_canonical(title): anchor for anchor, title in SECTIONS}
 _TITLES = dict(SECTIONS)
-
-
-@dataclass
-class _RawSection:
-    id: str
-    title: str
-    line: int  # file line of the `##` heading
-    body_line: int  # file line where the body starts
-    body: str
 
 
 class _Parser:
@@ -203,7 +162,7 @@ class _Parser:
 
     # Sections -----------------------------------------------------------------------------
 
-    def sections(self, body: str, first_line: int) -> dict[str, _RawSection]:
+    def sections(self, body: str, first_line: int) -> dict[str, RawSection]:
         tokens = markdown.parse(body)
         lines = body.splitlines()
         heads = [t for t in tokens if t.type == "heading_open" and t.tag == "h2" and t.level == 0]
@@ -215,11 +174,11 @@ class _Parser:
                 "text before the first '##' section; the summary belongs in the front matter "
                 "and everything else under a section heading",
             )
-        found: dict[str, _RawSection] = {}
+        found: dict[str, RawSection] = {}
         for n, head in enumerate(heads):
             assert head.map is not None
             start = head.map[0]
-            end = _span(heads[n + 1])[0] if n + 1 < len(heads) else len(lines)
+            end = span(heads[n + 1])[0] if n + 1 < len(heads) else len(lines)
             inline = tokens[tokens.index(head) + 1]
             title, _ = markdown.split_explicit_id(inline.content)
             line = first_line + start
@@ -233,7 +192,7 @@ class _Parser:
                     line, f"section '## {title}' appears twice (first on line {found[anchor].line})"
                 )
                 continue
-            found[anchor] = _RawSection(
+            found[anchor] = RawSection(
                 id=anchor,
                 title=_TITLES[anchor],
                 line=line,
@@ -243,7 +202,7 @@ class _Parser:
         self._check_order(found, first_line + len(lines))
         return found
 
-    def _check_order(self, found: dict[str, _RawSection], last_line: int) -> None:
+    def _check_order(self, found: dict[str, RawSection], last_line: int) -> None:
         order = [anchor for anchor, _ in SECTIONS]
         present = sorted(found.values(), key=lambda s: s.line)
         for prev, cur in zip(present, present[1:], strict=False):
@@ -259,104 +218,7 @@ class _Parser:
             after = next((found[a].line for a in order[i + 1 :] if a in found), last_line)
             self.error(after, f"missing section '## {_TITLES[anchor]}'")
 
-    # Special sections ---------------------------------------------------------------------
-
-    def example(self, raw: _RawSection) -> Example | None:
-        tokens = markdown.parse(raw.body)
-        fences = [t for t in tokens if t.type == "fence"]
-        code = [t for t in fences if t.info.split()[:1] == ["python"]]
-        output = [t for t in fences if t.info.split()[:1] == ["output"]]
-        ok = True
-        if len(code) != 1:
-            self.error(
-                raw.line,
-                f"'## Example' needs exactly one ```python block (found {len(code)})",
-            )
-            ok = False
-        if len(output) != 1:
-            self.error(
-                raw.line,
-                "'## Example' needs exactly one ```output block with the exact text the "
-                f"example prints (found {len(output)})",
-            )
-            ok = False
-        if not ok:
-            return None
-        rest = [t for t in tokens if t not in (code[0], output[0])]
-        return Example(
-            code=code[0].content,
-            expected_output=output[0].content,
-            code_html=markdown.highlight_example(code[0].content),
-            output_html=markdown.highlight_inline(output[0].content, ""),
-            notes_html=markdown.render_tokens(rest),
-        )
-
-    def line_notes(self, raw: _RawSection, example: Example | None) -> list[LineNote]:
-        code_lines = example.code.splitlines() if example else []
-        notes: list[tuple[int, int, int, list[str]]] = []  # (file line, start, end, text)
-        for offset, text in enumerate(raw.body.splitlines()):
-            m = _NOTE.match(text)
-            if m:
-                start = int(m.group(1))
-                end = int(m.group(2) or start)
-                notes.append((raw.body_line + offset, start, end, [m.group(3)]))
-            elif notes:
-                notes[-1][3].append(text[2:] if text.startswith("  ") else text)
-            elif text.strip():
-                self.error(
-                    raw.body_line + offset,
-                    "the line-by-line explanation is a list of items like "
-                    "'- Line 3: what it does' or '- Lines 4-6: ...'",
-                )
-        if not notes:
-            self.error(raw.line, "explain the example line by line: add items like '- Line 1: ...'")
-        out = []
-        for line, start, end, parts in notes:
-            if example and not (1 <= start <= end <= len(code_lines)):
-                self.error(
-                    line,
-                    f"line reference {start}-{end} is outside the example, which has "
-                    f"{len(code_lines)} lines",
-                )
-                continue
-            snippet = "\n".join(code_lines[start - 1 : end]) + "\n"
-            out.append(
-                LineNote(
-                    start=start,
-                    end=end,
-                    code_html=markdown.highlight_inline(snippet, "python"),
-                    html=markdown.render("\n".join(parts)),
-                )
-            )
-        return out
-
-    def interview(self, raw: _RawSection) -> list[InterviewQuestion]:
-        tokens = markdown.parse(raw.body)
-        lines = raw.body.splitlines()
-        heads = [t for t in tokens if t.type == "heading_open" and t.tag == "h3" and t.level == 0]
-        if not heads:
-            self.error(
-                raw.line, "add interview questions as '### Question?' followed by the answer"
-            )
-            return []
-        out = []
-        for n, head in enumerate(heads):
-            assert head.map is not None
-            end = _span(heads[n + 1])[0] if n + 1 < len(heads) else len(lines)
-            answer = "\n".join(lines[head.map[1] : end]).strip()
-            question = tokens[tokens.index(head) + 1].content
-            if not answer:
-                self.error(raw.body_line + head.map[0], f"question '{question}' has no answer")
-            out.append(
-                InterviewQuestion(
-                    id=f"interview-q{n + 1}",
-                    question_html=markdown.render_inline(question),
-                    answer_html=markdown.render(answer),
-                )
-            )
-        return out
-
-    def heading_ids(self, raw: _RawSection, taken: dict[str, int]) -> None:
+    def heading_ids(self, raw: RawSection, taken: dict[str, int]) -> None:
         """Every `###` id must be unique on the page (they are link targets)."""
         for token in markdown.parse(raw.body):
             if token.type != "heading_open" or token.tag == "h2":
@@ -374,7 +236,7 @@ class _Parser:
                 taken[anchor] = line
 
 
-def _topics(raw: _RawSection) -> tuple[tuple[str, str], ...]:
+def _topics(raw: RawSection) -> tuple[tuple[str, str], ...]:
     tokens = markdown.parse(raw.body)
     return tuple(
         (str(token.attrGet("id")), tokens[i + 1].content)
@@ -394,9 +256,12 @@ def load_lesson(path: Path) -> Lesson:
     body = "\n".join(text.splitlines()[body_line - 1 :])
     raw = parser.sections(body, body_line)
 
-    example = parser.example(raw["example"]) if "example" in raw else None
-    notes = parser.line_notes(raw["line-by-line"], example) if "line-by-line" in raw else []
-    interview = parser.interview(raw["interview-questions"]) if "interview-questions" in raw else []
+    error = parser.error
+    example = parse_example(raw["example"], error) if "example" in raw else None
+    notes = parse_line_notes(raw["line-by-line"], example, error) if "line-by-line" in raw else []
+    interview = (
+        parse_interview(raw["interview-questions"], error) if "interview-questions" in raw else []
+    )
     taken = {anchor: 0 for anchor in (*PAGE_ANCHORS, *(a for a, _ in SECTIONS))}
     for section in raw.values():
         if section.id not in ("interview-questions", "line-by-line"):

@@ -7,6 +7,7 @@ the plugin imports that module inside the grader container, which has no databas
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from servelab.db.models.grading import SubmissionStatus
@@ -31,15 +32,18 @@ class GradeOutcome:
     def max_score(self) -> float | None:
         return self.result.max_score if self.result else None
 
-    @property
-    def feedback_score(self) -> float | None:
-        """Split hidden data: the feedback part's score (what learners see before the due)."""
-        return self.result.feedback_score if self.result else None
-
-    @property
-    def feedback_max_score(self) -> float | None:
-        return self.result.feedback_max_score if self.result else None
-
-    @property
-    def result_json(self) -> str | None:
-        return self.result.model_dump_json() if self.result else None
+    def stored_columns(self) -> dict[str, object]:
+        """The submission row's columns this outcome sets (the queue writes them at once)."""
+        result = self.result
+        return {
+            "status": self.status,
+            "score": result.score if result else None,
+            "max_score": result.max_score if result else None,
+            # Split hidden data: the feedback part's score (what learners see before the due).
+            "feedback_score": result.feedback_score if result else None,
+            "feedback_max_score": result.feedback_max_score if result else None,
+            "result_json": result.model_dump_json() if result else None,
+            "learner_message": self.learner_message,
+            "log_excerpt": self.log_excerpt,
+            "phase_seconds_json": json.dumps(self.phase_seconds),
+        }

@@ -17,11 +17,12 @@ from servelab.content.loader import ExerciseFiles
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.archive import ArchiveError, copy_tree
 from servelab.grading.intake import submission_problem
+from servelab.grading.limits import SandboxLimits
 from servelab.grading.orphans import new_job_folder
 from servelab.grading.outcome import GradeOutcome
 from servelab.grading.results import ResultStatus
 from servelab.grading.runner import PreparedSuite, SuiteError, SuiteOutcome
-from servelab.grading.sandbox import PhaseResult, Sandbox, SandboxLimits
+from servelab.grading.sandbox import PhaseResult, Sandbox
 from servelab.grading.truncate import cap_text
 from servelab.settings import Settings
 

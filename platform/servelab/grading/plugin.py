@@ -5,9 +5,10 @@ Fixtures: `service` (an httpx.Client for the learner's service, bounded per docs
 `visibility("visible" | "hidden" | "after_due")`. Helpers: `feedback(message, *, section=None)`
 and `record_table(name, rows, *, digits=2)` attach learner-facing text to the running check,
 `time_limit(seconds)` stops a block the service could make endless (`TimeLimitReached`);
-learners see only those (redacted if they quote hidden data), raw assertion text goes to an
-instructor-only field. With `--servelab-results PATH` the result document is written there as
-the suite goes and at its end; `--servelab-time-budget` bounds the suite's time and
+they live in `suite_helpers` and are re-exported here. Learners see only those (redacted if
+they quote hidden data); raw assertion text goes to an instructor-only field. With
+`--servelab-results PATH` the result document is written there as the suite goes and at its
+end; `--servelab-time-budget` bounds the suite's time and
 `--servelab-hidden-parts final,feedback` runs every hidden-data check once per part.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -28,115 +28,18 @@ from servelab.grading.checks import check_for, hidden_parts
 from servelab.grading.fit import DocumentWriter
 from servelab.grading.guarded_http import Problem, ServiceLimits, service_client
 from servelab.grading.redact import Fingerprint, Redactor
-from servelab.grading.report import (
-    RAW_NOTE_CHARS,
-    RAW_SHORT_CHARS,
-    CheckRecord,
-    NotRun,
-    RawEntry,
-    RawNote,
-    RawTable,
-    build_document,
-)
-from servelab.grading.results import (
-    MAX_TABLE_ROWS,
-    Cell,
-    CheckStatus,
-    Part,
+from servelab.grading.report import CheckRecord, NotRun, build_document
+from servelab.grading.results import CheckStatus, Part
+from servelab.grading.suite_helpers import (
+    SuiteState,
+    feedback,
+    record_leaderboard,
+    record_table,
+    time_limit,
 )
 from servelab.grading.truncate import cap_text
 
-MAX_NOTES = 20
-MAX_NOTE_CHARS = 200_000  # per check, all its notes
-MAX_TABLES = 10
-MAX_COLUMNS = 50
-MAX_TABLE_CHARS = 1_000_000  # per check, all its tables
-MAX_LEADERBOARD = 100
-_ANCHOR_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 __all__ = ["TimeLimitReached", "feedback", "record_leaderboard", "record_table", "time_limit"]
-
-
-class _State:
-    current: CheckRecord | None = None
-    leaderboard: list[RawEntry] = []
-    guard: CheckGuard | None = None
-
-
-def _running_check(helper: str) -> CheckRecord:
-    if _State.current is None:
-        raise RuntimeError(f"{helper}() can only be called while a grader check is running")
-    return _State.current
-
-
-def feedback(message: str, *, section: str | None = None) -> None:
-    """Tell the learner something about the running check (shown whatever its outcome).
-
-    `section` is a lesson anchor id (e.g. "leakage") the learner should reread.
-    """
-    if section is not None and (not section or len(section) > 100 or set(section) - _ANCHOR_CHARS):
-        raise ValueError(f"section must be a lesson anchor id like 'leakage', got {section!r}")
-    check = _running_check("feedback")
-    text = cap_text(str(message), RAW_NOTE_CHARS)
-    kept = sum(len(note.message) for note in check.feedback)
-    if len(check.feedback) < MAX_NOTES and kept + len(text) <= MAX_NOTE_CHARS:
-        check.feedback.append(RawNote(text, section))
-
-
-def _cell(value: Any, digits: int) -> Cell:
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        return round(value, digits)
-    if hasattr(value, "item"):  # numpy scalars
-        return _cell(value.item(), digits)
-    return cap_text(str(value), RAW_SHORT_CHARS)
-
-
-def record_table(name: str, rows: list[dict[str, Any]], *, digits: int = 2) -> None:
-    """Show the learner a small table for the running check, e.g. a metric per slice.
-
-    Floats are rounded to `digits` decimals (learners see rounded metrics, never the raw
-    values a probing service could learn from); at most 200 rows are kept.
-    """
-    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise TypeError("record_table rows must be a list of dicts (one dict per row)")
-    check = _running_check("record_table")
-    if len(check.tables) >= MAX_TABLES:
-        return
-    cleaned: list[dict[str, Cell]] = []
-    for row in rows[:MAX_TABLE_ROWS]:
-        kept = {
-            cap_text(str(k), RAW_SHORT_CHARS): _cell(v, digits)
-            for k, v in list(row.items())[:MAX_COLUMNS]
-        }
-        size = sum(len(k) + (len(v) if isinstance(v, str) else 8) for k, v in kept.items())
-        if check.table_chars + size > MAX_TABLE_CHARS:  # each row is checked for leaks
-            cleaned.append({"note": f"{len(rows) - len(cleaned)} more rows not shown"})
-            break
-        check.table_chars += size
-        cleaned.append(kept)
-    check.tables.append(RawTable(cap_text(str(name), RAW_SHORT_CHARS), cleaned))
-
-
-def time_limit(seconds: float) -> AbstractContextManager[None]:
-    """Stop the block after `seconds` with `TimeLimitReached` (or earlier at the suite's time
-    budget): for grader work the service can make endless, such as generating cases from its
-    schema. The plugin owns the suite's alarm: use this, never signal.alarm of your own."""
-    if _State.guard is None:
-        raise RuntimeError("time_limit() can only be used while the plugin runs a suite")
-    return _State.guard.limit(seconds)
-
-
-def record_leaderboard(name: str, value: float | str, *, order: str = "desc") -> None:
-    """Add a leaderboard entry (Gradescope's optional leaderboard)."""
-    if order not in ("asc", "desc"):
-        raise ValueError(f"order must be 'asc' or 'desc', got {order!r}")
-    if not isinstance(value, int | float):
-        value = cap_text(str(value), RAW_SHORT_CHARS)
-    if len(_State.leaderboard) < MAX_LEADERBOARD:
-        ascending = order == "asc"
-        name = cap_text(str(name), RAW_SHORT_CHARS)
-        _State.leaderboard.append(RawEntry(name, value, "asc" if ascending else "desc"))
 
 
 # --- options, markers, fixtures -------------------------------------------------------------
@@ -170,8 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "visibility(v): visible (default), hidden, or after_due (shown after the due date)",
     )
-    _State.current = None
-    _State.leaderboard = []
+    SuiteState.current = None
+    SuiteState.leaderboard = []
     hidden_parts(config)  # a wrong --servelab-hidden-parts is a usage error before collection
     # Always tracks the running check (so feedback() works when authors run a suite by hand);
     # writes the result document only with --servelab-results.
@@ -209,8 +112,8 @@ def _data_file(folder: Path, name: str) -> Path:
 
 
 def _note_problem(problem: Problem) -> None:
-    if _State.current is not None:
-        _State.current.problems.add(problem)
+    if SuiteState.current is not None:
+        SuiteState.current.problems.add(problem)
 
 
 @pytest.fixture(scope="session")
@@ -287,7 +190,7 @@ class _ResultCollector:
         self.config = config
         self.budget = TimeBudget(config.getoption("servelab_time_budget", None))
         self.guard = CheckGuard(self.budget, self._stopped_for_time)
-        _State.guard = self.guard
+        SuiteState.guard = self.guard
         self.limits = ServiceLimits(
             deadline_seconds=config.getoption("servelab_request_timeout", None) or 10.0
         )
@@ -309,8 +212,8 @@ class _ResultCollector:
 
     @staticmethod
     def _stopped_for_time() -> None:
-        if _State.current is not None:
-            _State.current.stopped_for_time = True
+        if SuiteState.current is not None:
+            SuiteState.current.stopped_for_time = True
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:  # the final order, after every plugin's reordering
@@ -329,11 +232,11 @@ class _ResultCollector:
         if self.budget.spent:  # not run: the module's pytest_runtest_protocol marks it
             return (yield)
         check.not_run = None
-        _State.current = check
+        SuiteState.current = check
         try:
             return (yield)
         finally:
-            _State.current = None
+            SuiteState.current = None
             check.finished = True
             if self.writer is not None and self.writer.due:
                 self._write(complete=False)
@@ -349,7 +252,7 @@ class _ResultCollector:
             return (yield)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        check = _State.current
+        check = SuiteState.current
         if check is None:
             return
         check.seconds += report.duration
@@ -378,7 +281,7 @@ class _ResultCollector:
         doc = build_document(
             self.checks,
             started=self.started,
-            leaderboard=list(_State.leaderboard),
+            leaderboard=list(SuiteState.leaderboard),
             suite_errors=self.suite_errors,
             warnings=self._warnings,
             redactor=self._redactor_once(),

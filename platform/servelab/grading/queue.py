@@ -3,8 +3,10 @@
 Portable SQL only (compare-and-set UPDATEs checked by rowcount), so the same code works
 on SQLite and PostgreSQL. A claim carries a random lease token; every later write by the
 worker is conditioned on it, so a worker that lost its job to the watchdog cannot
-overwrite the result of the attempt that replaced it. A scale-out backend (Celery) can
-sit behind the same functions: enqueue, requeue, claim, record, complete, fail over.
+overwrite the result of the attempt that replaced it. This table is the only queue backend
+(`settings.queue_backend` is reserved for another); its functions are the interface one would
+keep: enqueue, requeue, claim, record, complete, fail over. Getting jobs back from workers
+that stopped is `recovery`.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class Claim:
     attempts: int
 
 
-def _event(session: Session, submission_id: int, status: str, detail: str = "") -> None:
+def add_event(session: Session, submission_id: int, status: str, detail: str = "") -> None:
+    """Record a transition in the submission's timeline (committed with the caller's change)."""
     session.add(
         SubmissionEvent(
             submission_id=submission_id, status=status, at=utcnow(), detail=detail[:_DETAIL_MAX]
@@ -72,7 +75,7 @@ def enqueue_submission(
     session.add(submission)
     session.flush()
     assert submission.id is not None
-    _event(session, submission.id, SubmissionStatus.QUEUED, "submitted")
+    add_event(session, submission.id, SubmissionStatus.QUEUED, "submitted")
     session.commit()
     session.refresh(submission)
     return submission
@@ -94,7 +97,7 @@ def requeue(
     submission.updated_at = now
     for field in ("received_at", "started_at", "finished_at", "graded_at", "lease_token"):
         setattr(submission, field, None)
-    _event(session, submission_id, SubmissionStatus.QUEUED, reason)
+    add_event(session, submission_id, SubmissionStatus.QUEUED, reason)
     session.add(submission)
     session.commit()
     session.refresh(submission)
@@ -165,7 +168,7 @@ def claim_next(
         if result.rowcount != 1:
             session.rollback()
             continue
-        _event(session, submission_id, RECEIVED_EVENT, f"claimed by {worker_id}")
+        add_event(session, submission_id, RECEIVED_EVENT, f"claimed by {worker_id}")
         session.commit()
         row = session.get(Submission, submission_id)
         assert row is not None
@@ -201,7 +204,7 @@ def record_phase(
     if result.rowcount != 1:
         session.rollback()
         return False
-    _event(session, claim.submission_id, status, detail)
+    add_event(session, claim.submission_id, status, detail)
     session.commit()
     return True
 
@@ -221,15 +224,7 @@ def complete(
     now = utcnow()
     result = session.exec(
         _owned(claim).values(
-            status=outcome.status,
-            score=outcome.score,
-            max_score=outcome.max_score,
-            feedback_score=outcome.feedback_score,
-            feedback_max_score=outcome.feedback_max_score,
-            result_json=outcome.result_json,
-            learner_message=outcome.learner_message,
-            log_excerpt=outcome.log_excerpt,
-            phase_seconds_json=json.dumps(outcome.phase_seconds),
+            **outcome.stored_columns(),
             finished_at=finished_at,
             graded_at=now,
             updated_at=now,
@@ -240,7 +235,7 @@ def complete(
     if result.rowcount != 1:
         session.rollback()
         return False
-    _event(session, claim.submission_id, outcome.status, outcome.learner_message[:200])
+    add_event(session, claim.submission_id, outcome.status, outcome.learner_message[:200])
     session.commit()
     return True
 
@@ -257,7 +252,7 @@ def fail_over(
 
     Returns the new status, or None when the claim was already lost.
     """
-    return _retry_or_error(
+    return retry_or_error(
         session,
         submission_id=claim.submission_id,
         where_token=claim.token,
@@ -267,7 +262,7 @@ def fail_over(
     )
 
 
-def _retry_or_error(
+def retry_or_error(
     session: Session,
     *,
     submission_id: int,
@@ -276,6 +271,10 @@ def _retry_or_error(
     max_attempts: int,
     phase_seconds: dict | None = None,
 ) -> SubmissionStatus | None:
+    """Queue a running submission again, or mark it error when out of attempts.
+
+    With `where_token`, only while that claim still holds it; without, whoever holds it.
+    """
     row = session.get(Submission, submission_id)
     if row is None:
         return None
@@ -319,101 +318,6 @@ def _retry_or_error(
     if result.rowcount != 1:
         session.rollback()
         return None
-    _event(session, submission_id, new_status, event_detail)
+    add_event(session, submission_id, new_status, event_detail)
     session.commit()
     return new_status
-
-
-def recover_expired(
-    session: Session, *, max_attempts: int, now: datetime | None = None
-) -> list[tuple[int, SubmissionStatus]]:
-    """The watchdog: fail over every running submission past its lease or hard deadline.
-
-    A dead worker (crash, restart) stops renewing its lease, so its jobs come back here;
-    a hung one passes its deadline. Each is queued again, or marked error when out of attempts.
-    """
-    now = now or utcnow()
-    stmt = select(Submission.id, Submission.lease_until, Submission.deadline_at).where(
-        col(Submission.status).in_(list(RUNNING_STATUSES))
-    )
-    recovered: list[tuple[int, SubmissionStatus]] = []
-    for submission_id, lease_until, deadline_at in session.exec(stmt).all():
-        assert submission_id is not None
-        if (
-            lease_until is not None
-            and lease_until >= now
-            and (deadline_at is None or deadline_at >= now)
-        ):
-            continue
-        reason = (
-            "it ran past its hard deadline"
-            if deadline_at is not None and deadline_at < now
-            else "its worker stopped responding"
-        )
-        status = _retry_or_error(
-            session,
-            submission_id=submission_id,
-            where_token=None,
-            detail=f"watchdog: {reason}",
-            max_attempts=max_attempts,
-        )
-        if status is not None:
-            recovered.append((submission_id, status))
-    return recovered
-
-
-def release_claims(session: Session, *, worker_id: str) -> int:
-    """Put this worker's unfinished jobs back in the queue (graceful shutdown without drain)."""
-    rows = session.exec(
-        select(Submission).where(
-            col(Submission.status).in_(list(RUNNING_STATUSES)), Submission.worker_id == worker_id
-        )
-    ).all()
-    released = 0
-    for row in rows:
-        assert row.id is not None
-        now = utcnow()
-        result = session.exec(
-            update(Submission)
-            .where(col(Submission.id) == row.id)
-            .where(col(Submission.lease_token) == row.lease_token)
-            .values(
-                status=SubmissionStatus.QUEUED,
-                queued_at=now,
-                updated_at=now,
-                lease_token=None,
-                lease_until=None,
-                worker_id=None,
-                attempts=max(row.attempts - 1, 0),
-            )
-        )
-        if result.rowcount == 1:
-            _event(session, row.id, SubmissionStatus.QUEUED, "worker shut down; queued again")
-            released += 1
-    session.commit()
-    return released
-
-
-def recover_interrupted(
-    session: Session, *, is_dead: Callable[[str], bool], max_attempts: int
-) -> list[tuple[int, SubmissionStatus]]:
-    """After a restart: fail over running jobs whose worker is known dead, without
-    waiting for their lease to expire. Each is queued again (or error when out of attempts)."""
-    stmt = select(Submission.id, Submission.worker_id).where(
-        col(Submission.status).in_(list(RUNNING_STATUSES))
-    )
-    recovered: list[tuple[int, SubmissionStatus]] = []
-    for submission_id, worker_id in session.exec(stmt).all():
-        assert submission_id is not None
-        if worker_id is not None and not is_dead(worker_id):
-            continue
-        status = _retry_or_error(
-            session,
-            submission_id=submission_id,
-            where_token=None,
-            detail="resumed: its worker stopped (restart or crash)",
-            max_attempts=max_attempts,
-        )
-        if status is not None:
-            recovered.append((submission_id, status))
-    return recovered

@@ -21,15 +21,10 @@ from docker.types import Mount
 import servelab
 from servelab.content.exercise import Exercise
 from servelab.grading.containers import bind
+from servelab.grading.hostdir import SOCKET_NAME
 from servelab.grading.limits import MiB, SandboxLimits
 from servelab.grading.results import ResultDocument, ResultError, read_result_file
-from servelab.grading.sandbox import (
-    CONTAINER_SOCKET_DIR,
-    GO_FILE,
-    SOCKET_NAME,
-    GraderRun,
-    Sandbox,
-)
+from servelab.grading.sandbox import CONTAINER_SOCKET_DIR, GO_FILE, GraderRun, Sandbox
 from servelab.settings import Settings
 
 RESULTS_NAME = "results.json"

@@ -30,30 +30,11 @@ from docker.types import Mount
 from servelab.grading import containers, hostmount, messages
 from servelab.grading.containers import Launched, bind
 from servelab.grading.hostdir import SOCKET_NAME, SandboxFolder
-from servelab.grading.limits import HARD_CAP, SandboxLimits
-from servelab.grading.orphans import (
-    MANAGED_LABEL,
-    OWNER_LABEL,
-    SANDBOX_LABEL,
-    SOCKET_ROOT,
-    remove_container,
-    sweep_orphans,
-)
+from servelab.grading.limits import SandboxLimits
+from servelab.grading.orphans import MANAGED_LABEL, OWNER_LABEL, SANDBOX_LABEL, remove_container
 from servelab.grading.probe import health_status
 from servelab.grading.processes import owner_token
 from servelab.grading.runtime import GRADER_UID, LEARNER_UID
-
-__all__ = [
-    "HARD_CAP",
-    "MANAGED_LABEL",
-    "OWNER_LABEL",
-    "SANDBOX_LABEL",
-    "SOCKET_ROOT",
-    "PhaseResult",
-    "Sandbox",
-    "SandboxLimits",
-    "sweep_orphans",
-]
 
 CONTAINER_SOCKET_DIR = "/run/servelab"  # where the serve and grader containers see the socket
 GO_FILE = "go"  # written next to the claimed socket once the service is healthy

@@ -25,7 +25,7 @@ from servelab.content.exercise import Exercise
 from servelab.content.loader import Course, UnknownExercise
 from servelab.db.clock import utcnow
 from servelab.db.models.grading import SubmissionStatus
-from servelab.grading import processes, queue
+from servelab.grading import processes, queue, recovery
 from servelab.grading.orphans import sweep_job_folders, sweep_orphans
 from servelab.grading.outcome import GradeOutcome
 from servelab.grading.pipeline import grade_directory
@@ -98,7 +98,7 @@ class WorkerPool:
         _LIVE_POOLS.add(self.pool_id)
         self._sweep()
         with Session(self.engine) as session:
-            resumed = queue.recover_interrupted(
+            resumed = recovery.recover_interrupted(
                 session, is_dead=_worker_is_dead, max_attempts=self.settings.job_attempts
             )
         for submission_id, status in resumed:
@@ -134,7 +134,7 @@ class WorkerPool:
         if leftover:
             with Session(self.engine) as session:
                 for worker_id in {claim.worker_id for claim in leftover}:
-                    queue.release_claims(session, worker_id=worker_id)
+                    recovery.release_claims(session, worker_id=worker_id)
         _LIVE_POOLS.discard(self.pool_id)
 
     @property
@@ -233,7 +233,7 @@ class WorkerPool:
                         queue.heartbeat(session, claim, lease_seconds=self.lease_seconds)
                     if time.monotonic() - last_watchdog >= self.watchdog_seconds:
                         last_watchdog = time.monotonic()
-                        for submission_id, status in queue.recover_expired(
+                        for submission_id, status in recovery.recover_expired(
                             session, max_attempts=self.settings.job_attempts
                         ):
                             log.warning("watchdog: submission %s now %s", submission_id, status)

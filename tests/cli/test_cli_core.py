@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,8 @@ from servelab.db.engine import make_engine
 from servelab.db.models import Role, User
 from servelab.settings import Settings, get_settings
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "content"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "content"
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Point the CLI's settings at a private var dir (get_settings is cached per process)."""
-    monkeypatch.setenv("SERVELAB_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("SERVELAB_ENVIRONMENT", "test")
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
 
 
 def _users(settings: Settings) -> list[User]:
