@@ -16,7 +16,7 @@ from sandbox_helpers import leftovers
 
 from servelab.content.exercise import load_exercise
 from servelab.grading.limits import SandboxLimits
-from servelab.grading.runner import SuiteError, SuiteOutcome, run_hidden_suite
+from servelab.grading.runner import GRACE_SECONDS, PreparedSuite, SuiteError, SuiteOutcome
 from servelab.grading.sandbox import Sandbox
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -58,13 +58,15 @@ class _started:
 
 def _run(sandbox: Sandbox, tmp_path: Path, grader_dir: Path = GRADER_DIR, **over) -> SuiteOutcome:  # type: ignore[no-untyped-def]
     exercise = EXERCISE.model_copy(update=over) if over else EXERCISE
-    return run_hidden_suite(
+    # Against a service that is already healthy: start the suite and run it at once.
+    return PreparedSuite(
         sandbox=sandbox,
         settings=course_settings(tmp_path / "var"),
         grader_dir=grader_dir,
         exercise_dir=EXERCISE_DIR,
         exercise=exercise,
-    )
+        wait_seconds=GRACE_SECONDS,
+    ).run()
 
 
 def _grader(tmp_path: Path, source: str, name: str = "grader") -> Path:

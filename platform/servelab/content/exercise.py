@@ -88,23 +88,19 @@ def load_exercise(path: Path) -> Exercise:
     folder = path.parent
     text = path.read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    errors = []
-    if "instructions" in data and not (folder / exercise.instructions).is_file():
-        errors.append(
-            ContentError(
-                path,
-                locate_toml(text, ("instructions",)),
-                f"instructions: file '{exercise.instructions}' not found next to exercise.toml",
-            )
+    named = (
+        ("instructions", exercise.instructions, "file", Path.is_file),
+        ("starter", exercise.starter, "folder", Path.is_dir),
+    )
+    errors = [
+        ContentError(
+            path,
+            locate_toml(text, (key,)),
+            f"{key}: {kind} '{value}' not found next to exercise.toml",
         )
-    if "starter" in data and not (folder / exercise.starter).is_dir():
-        errors.append(
-            ContentError(
-                path,
-                locate_toml(text, ("starter",)),
-                f"starter: folder '{exercise.starter}' not found next to exercise.toml",
-            )
-        )
+        for key, value, kind, exists in named
+        if key in data and not exists(folder / value)
+    ]
     if errors:
         raise ContentErrors(errors)
     return exercise

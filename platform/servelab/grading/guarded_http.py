@@ -86,20 +86,14 @@ _NAMED = {"br", "zstd", "compress", "x-compress"}  # known names we may quote in
 
 # --- mapping httpcore's errors to httpx's, noting what the service did -------------------
 
+# Both libraries name their errors alike; most specific first (isinstance picks the first).
+_SHARED_ERROR_NAMES = (
+    "ConnectTimeout ReadTimeout WriteTimeout PoolTimeout TimeoutException ConnectError "
+    "ReadError WriteError NetworkError RemoteProtocolError LocalProtocolError "
+    "UnsupportedProtocol ProtocolError"
+).split()
 _HTTPCORE_TO_HTTPX: list[tuple[type[Exception], type[httpx.TransportError]]] = [
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.ProtocolError, httpx.ProtocolError),
+    (getattr(httpcore, name), getattr(httpx, name)) for name in _SHARED_ERROR_NAMES
 ]
 
 

@@ -39,7 +39,15 @@ _RESULTS_BYTES = 4 * MiB  # room for the result document (1 MB) and its atomic r
 class SandboxFolder:
     """Paths and mounts of one sandbox on the host; `prepare()` once, `remove()` always."""
 
-    def __init__(self, sandbox_id: str, *, model_store: str) -> None:
+    def __init__(
+        self,
+        sandbox_id: str,
+        *,
+        model_store: str,
+        image: str,
+        labels: dict[str, str],
+        runtime: str | None,
+    ) -> None:
         # Under a short SOCKET_ROOT, not the job's work folder: a Unix socket's path must fit
         # in 108 bytes, and the process tag in the name lets the sweeper spot orphans.
         self.root = SOCKET_ROOT / f"{process_tag()}-{sandbox_id}"
@@ -50,20 +58,14 @@ class SandboxFolder:
         self.results_dir = self.root / "results"
         self.volume_name = f"servelab-model-{sandbox_id}"
         self.model_store = model_store  # "host" (tmpfs mounts here) | "volume"
+        # What the volume's holder container runs with, when the model store is a volume.
+        self._holder_image, self._labels, self._runtime = image, labels, runtime
         self.holder: Container | None = None
         self.timings: dict[str, float] = {}
         self._ready = False
         self._volume_created = False
 
-    def prepare(
-        self,
-        client: docker.DockerClient,
-        *,
-        limits: SandboxLimits,
-        image: str,
-        labels: dict[str, str],
-        runtime: str | None,
-    ) -> None:
+    def prepare(self, client: docker.DockerClient, *, limits: SandboxLimits) -> None:
         """Create the folder and its parts (idempotent)."""
         if self._ready:
             return
@@ -85,7 +87,7 @@ class SandboxFolder:
                 self.model_dir, size_bytes=limits.model_dir_bytes, uid=LEARNER_UID
             )
             return
-        self._create_model_volume(client, limits, image, labels, runtime)
+        self._create_model_volume(client, limits.model_dir_bytes)
 
     def model_mount(self, *, read_only: bool) -> Mount:
         if self.model_store == "host":
@@ -142,31 +144,24 @@ class SandboxFolder:
         hostmount.unmount_tree(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def _create_model_volume(
-        self,
-        client: docker.DockerClient,
-        limits: SandboxLimits,
-        image: str,
-        labels: dict[str, str],
-        runtime: str | None,
-    ) -> None:
-        options = f"size={limits.model_dir_bytes},uid={LEARNER_UID},gid={LEARNER_UID},mode=0700"
+    def _create_model_volume(self, client: docker.DockerClient, size_bytes: int) -> None:
+        options = f"size={size_bytes},uid={LEARNER_UID},gid={LEARNER_UID},mode=0700"
         client.volumes.create(
             self.volume_name,
             driver="local",
             driver_opts={"type": "tmpfs", "device": "tmpfs", "o": options},
-            labels=labels,
+            labels=self._labels,
         )
         self._volume_created = True
         config = containers.container_config(
-            image=image,
+            image=self._holder_image,
             uid=LEARNER_UID,
             role="holder",
-            labels=labels,
+            labels=self._labels,
             limits=SandboxLimits(memory_bytes=32 * MiB, cpus=0.1, pids=4),
             environment={},
             working_dir="/tmp",
-            runtime=runtime,
+            runtime=self._runtime,
         )
         mounts = [Mount("/model", self.volume_name, type="volume", read_only=True, no_copy=True)]
         t0 = time.monotonic()

@@ -182,25 +182,6 @@ class PreparedSuite:
         return _outcome(run, budget)
 
 
-def run_hidden_suite(
-    *,
-    sandbox: Sandbox,
-    settings: Settings,
-    grader_dir: Path,
-    exercise_dir: Path,
-    exercise: Exercise,
-) -> SuiteOutcome:
-    """Start the suite and run it at once, against a service that is already healthy."""
-    return PreparedSuite(
-        sandbox=sandbox,
-        settings=settings,
-        grader_dir=grader_dir,
-        exercise_dir=exercise_dir,
-        exercise=exercise,
-        wait_seconds=GRACE_SECONDS,
-    ).run()
-
-
 def _outcome(run: GraderRun, budget: float) -> SuiteOutcome:
     """The document the suite wrote, judged by how its container ended."""
     stopped = run.reason if run.reason in ("timeout", "oom") else None

@@ -104,7 +104,9 @@ class Sandbox:
         }
         if model_store == "auto":
             model_store = "host" if hostmount.can_mount() else "volume"
-        self.folder = SandboxFolder(self.id, model_store=model_store)
+        self.folder = SandboxFolder(
+            self.id, model_store=model_store, image=image, labels=self.labels, runtime=runtime
+        )
         self.host_dir = self.folder.root
         self.socket_dir = self.folder.socket_dir  # the serve container's /run/servelab
         # The claimed socket, where the platform probes; its folder is the grader's.
@@ -331,13 +333,7 @@ class Sandbox:
         return launched
 
     def _prepare_folder(self) -> None:
-        self.folder.prepare(
-            self.client,
-            limits=self.limits,
-            image=self.image,
-            labels=self.labels,
-            runtime=self.runtime,
-        )
+        self.folder.prepare(self.client, limits=self.limits)
         if self.folder.holder is not None and self.folder.holder.id not in self.container_ids:
             self.container_ids.append(self.folder.holder.id)
 
