@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from grading_web_helpers import (
     HIDDEN_MARKER,
+    NAN_NOTE,
     SLUG,
+    TIMEOUT_REASON,
     TINY,
     course_settings,
     make_zip,
@@ -398,6 +400,19 @@ def test_learner_sees_feedback_but_never_hidden_checks_or_raw_output(
         "status": "queued",
         "at": submission.requested_at.isoformat(),
     }
+
+
+def test_each_feedback_message_shows_once_with_the_reason_the_check_failed(
+    client: TestClient, db: Session, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    learner = make_user(Role.LEARNER)
+    submission = store_submission(db, learner, result=sample_result())
+    login(client, learner)
+    html = client.get(f"/submissions/{submission.id}", headers=HTML).text
+    # The plugin joins the notes into `output` and appends why the service failed the check.
+    assert html.count(NAN_NOTE) == 1
+    assert html.count(TIMEOUT_REASON) == 1
+    assert html.count('The check "secret holdout check"') == 0  # hidden: not shown at all
 
 
 def test_after_due_checks_appear_once_the_due_date_has_passed(tmp_path: Path, make_user) -> None:  # type: ignore[no-untyped-def]
