@@ -221,7 +221,7 @@ def test_full_view_shows_the_submitted_files(client: TestClient, db: Session, ma
     token = accounts.create_api_token(db, user=learner)
     files = {"train.py": "print('fit')\n", "main.py": "app = 'marker-7731'\n"}
     r = client.post(
-        "/api/submissions",
+        "/api/v1/submissions",
         json={"exercise": SLUG, "files": files},
         headers={"Authorization": f"Bearer {token}"},
     )
@@ -246,10 +246,12 @@ def test_submit_show_regrade_and_export_on_postgresql(tmp_path: Path, postgres_d
         learner = accounts.create_user(db, email="pg@example.org", password="correct horse battery")
         auth = {"Authorization": f"Bearer {accounts.create_api_token(db, user=learner)}"}
         graded = store_submission(db, learner, result=sample_result())
-        r = client.post("/api/submissions", json={"exercise": SLUG, "files": files}, headers=auth)
+        r = client.post(
+            "/api/v1/submissions", json={"exercise": SLUG, "files": files}, headers=auth
+        )
         assert r.status_code == 201, r.text
         queued_id = r.json()["id"]
-        mine = client.get(f"/api/submissions?exercise={SLUG}", headers=auth).json()
+        mine = client.get(f"/api/v1/submissions?exercise={SLUG}", headers=auth).json()
         assert [s["id"] for s in mine] == [queued_id, graded.id]
         instructor = accounts.create_user(
             db, email="teach@example.org", password="correct horse battery", role=Role.INSTRUCTOR

@@ -58,7 +58,7 @@ def _upload(client: TestClient | httpx.Client, data: bytes):  # type: ignore[no-
 
 def _api_upload(client: TestClient | httpx.Client, token: str, data: bytes) -> httpx.Response:
     return client.post(
-        "/api/submissions",
+        "/api/v1/submissions",
         data={"exercise": SLUG},
         files={"archive": ("s.zip", data, "application/zip")},
         headers={"Authorization": f"Bearer {token}"},
@@ -109,7 +109,7 @@ def test_over_the_hourly_limit_says_when_the_next_submission_is_allowed(
     assert r.status_code == 429 and "(in 10 minutes)" in r.json()["detail"]
     assert 540 <= int(r.headers["retry-after"]) <= 600
     r = client.post(
-        "/api/submissions",
+        "/api/v1/submissions",
         json={"exercise": SLUG, "files": {"train.py": "x = 1\n", "main.py": "app = 1\n"}},
         headers={"Authorization": f"Bearer {token}"},
     )

@@ -203,3 +203,14 @@ def submitted_files(submission: Submission, *, settings: Settings) -> list[Submi
                 text = None
         files.append(SubmittedFile(path.relative_to(root).as_posix(), size, text))
     return files
+
+
+def status_counts(session: Session) -> dict[str, dict[str, int]]:
+    """Exercise slug -> status -> how many submissions (the instructor's index)."""
+    stmt = select(Submission.exercise_slug, Submission.status, func.count()).group_by(
+        col(Submission.exercise_slug), col(Submission.status)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for slug, state, n in session.exec(stmt).all():
+        counts.setdefault(slug, {})[state] = n
+    return counts
