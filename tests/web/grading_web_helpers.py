@@ -15,20 +15,24 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlmodel import Session
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
+from servelab.accounts import service as accounts
 from servelab.db.models import User
 from servelab.db.models.grading import Submission, SubmissionEvent, SubmissionStatus
 from servelab.grading.guarded_http import Problem, ServiceLimits
 from servelab.grading.report import CheckRecord, RawNote, RawTable, build_document
 from servelab.grading.results import CheckStatus, ResultDocument, Visibility
 from servelab.settings import PROJECT_ROOT, Settings
+from support import csrf_from
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 TINY = FIXTURES / "course" / "exercises" / "tiny-regression"
 TINY_GRADERS = FIXTURES / "course" / "graders" / "tiny-regression"
 SLUG = "tiny"
 HIDDEN_MARKER = "HIDDEN-ASSERTION-TEXT-42"
+HTML = {"accept": "text/html"}  # what a browser asks for: errors come as pages
 
 
 def build_course(root: Path, *, due: str | None = None) -> tuple[Path, Path]:
@@ -201,3 +205,42 @@ def store_submission(
     session.commit()
     session.refresh(submission)
     return submission
+
+
+def all_submissions(db: Session) -> list[Submission]:
+    db.expire_all()
+    return list(db.exec(select(Submission)).all())
+
+
+def bearer_headers(db: Session, user: User) -> dict[str, str]:
+    """Authorization headers with a fresh API token of the user."""
+    return {"Authorization": f"Bearer {accounts.create_api_token(db, user=user)}"}
+
+
+def upload_zip(client: TestClient, data: bytes, *, csrf: bool = True, slug: str = SLUG):  # type: ignore[no-untyped-def]
+    """The exercise page's upload form, sent as a browser sends it."""
+    fields = {"source": "zip"}
+    if csrf:
+        fields["csrf_token"] = csrf_from(client, "/login")
+    return client.post(
+        f"/exercises/{slug}/submissions",
+        data=fields,
+        files={"archive": ("submission.zip", data, "application/zip")},
+        headers=HTML,
+        follow_redirects=False,
+    )
+
+
+def read_events(client: TestClient, path: str) -> list[tuple[str, dict]]:
+    """A submission's event stream read to its end, as (event name, data) pairs."""
+    events: list[tuple[str, dict]] = []
+    name = ""
+    with client.stream("GET", path, headers={"accept": "text/event-stream"}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line[6:])))
+    return events

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from grading_web_helpers import (
     HIDDEN_MARKER,
+    HTML,
     SLUG,
     course_settings,
     sample_result,
@@ -25,12 +26,10 @@ from servelab.grading.results import ResultDocument
 from servelab.settings import Settings
 from support import csrf_from, login
 
-HTML = {"accept": "text/html"}
-
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return course_settings(tmp_path)
+def settings(tiny_settings: Settings) -> Settings:
+    return tiny_settings
 
 
 def _status(db: Session, submission_id: int) -> str:

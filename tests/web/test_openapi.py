@@ -50,11 +50,8 @@ def test_every_api_response_has_a_schema_and_every_error_one_shape(client: TestC
     assert error["properties"]["detail"]["type"] == "string"
 
 
-def test_errors_sent_match_the_documented_shapes(client: TestClient, make_user, db) -> None:  # type: ignore[no-untyped-def]
-    from servelab.accounts import service as accounts
-
-    token = accounts.create_api_token(db, user=make_user())
-    auth = {"Authorization": f"Bearer {token}"}
+def test_errors_sent_match_the_documented_shapes(client: TestClient, bearer, learner) -> None:  # type: ignore[no-untyped-def]
+    auth = bearer(learner)
     assert client.get("/api/v1/me").json().keys() == {"detail"}  # 401
     missing = client.get("/api/v1/submissions/2147483647", headers=auth)
     assert missing.status_code == 404 and isinstance(missing.json()["detail"], str)

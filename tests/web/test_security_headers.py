@@ -9,7 +9,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from grading_web_helpers import sample_result, store_submission
+from grading_web_helpers import HTML, sample_result, store_submission
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -21,7 +21,6 @@ from servelab.web.security_headers import CONTENT_SECURITY_POLICY
 from support import login
 
 SLUG = "fastapi-for-ml-apis"
-HTML = {"accept": "text/html"}
 FORGED_HOST = "evil.example"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from grading_web_helpers import SLUG, course_settings, starter_zip, store_submission
+from grading_web_helpers import HTML, SLUG, course_settings, starter_zip, store_submission
 from sqlmodel import Session, select
 
 from live_server import live_server
@@ -27,8 +27,6 @@ from servelab.grading.submission_limits import MAX_ACTIVE_SUBMISSIONS
 from servelab.settings import Settings
 from support import PASSWORD, csrf_from, login
 
-HTML = {"accept": "text/html"}
-
 
 def _set_per_hour(settings: Settings, per_hour: int) -> None:
     toml = settings.exercises_dir / SLUG / "exercise.toml"
@@ -40,10 +38,9 @@ def _set_per_hour(settings: Settings, per_hour: int) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    settings = course_settings(tmp_path)
-    _set_per_hour(settings, 2)
-    return settings
+def settings(tiny_settings: Settings) -> Settings:
+    _set_per_hour(tiny_settings, 2)
+    return tiny_settings
 
 
 def _upload(client: TestClient | httpx.Client, data: bytes):  # type: ignore[no-untyped-def]
