@@ -6,7 +6,8 @@ is indistinguishable from a missing one.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, status
 from sqlmodel import Session
@@ -21,6 +22,8 @@ from servelab.db.models.quiz import QuizAttempt
 from servelab.grading import queue, views
 from servelab.quiz import attempts
 from servelab.web.deps import CourseDep, CurrentUser, InstructorUser, RowId, SessionDep
+
+T = TypeVar("T")
 
 
 def _not_found(message: str) -> HTTPException:
@@ -44,21 +47,23 @@ def get_exercise(files: ExerciseFilesDep) -> Exercise:
 ExerciseDep = Annotated[Exercise, Depends(get_exercise)]
 
 
+def _named(items: Mapping[str, T], slug: str, missing: str) -> T:
+    if slug not in items:
+        raise _not_found(missing)
+    return items[slug]
+
+
 def get_lesson(slug: str, course: CourseDep) -> Lesson:
-    lesson = course.lessons.get(slug)
-    if lesson is None:
-        raise _not_found(f"There is no lesson called '{slug}'. Pick one from the course index.")
-    return lesson
+    missing = f"There is no lesson called '{slug}'. Pick one from the course index."
+    return _named(course.lessons, slug, missing)
 
 
 LessonDep = Annotated[Lesson, Depends(get_lesson)]
 
 
 def get_quiz(slug: str, course: CourseDep) -> Quiz:
-    quiz = course.quizzes.get(slug)
-    if quiz is None:
-        raise _not_found(f"There is no quiz for '{slug}'. Pick a lesson from the course index.")
-    return quiz
+    missing = f"There is no quiz for '{slug}'. Pick a lesson from the course index."
+    return _named(course.quizzes, slug, missing)
 
 
 QuizDep = Annotated[Quiz, Depends(get_quiz)]

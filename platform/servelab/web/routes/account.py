@@ -26,30 +26,12 @@ router = APIRouter(include_in_schema=False)
 
 
 def _account_page(
-    request: Request,
-    db: Session,
-    user: User,
-    *,
-    new_token: str | None = None,
-    error: str | None = None,
-    password_error: str | None = None,
-    password_notice: str | None = None,
-    status_code: int = 200,
+    request: Request, db: Session, user: User, *, status_code: int = 200, **notes: str
 ) -> Response:
-    tokens = accounts.list_api_tokens(db, user=user)
-    return render(
-        request,
-        "account.html",
-        {
-            "tokens": tokens,
-            "new_token": new_token,
-            "error": error,
-            "password_error": password_error,
-            "password_notice": password_notice,
-        },
-        user=user,
-        status_code=status_code,
-    )
+    """The account page; `notes` are its messages (new_token, error, password_error,
+    password_notice), each shown where the template puts it."""
+    context = {"tokens": accounts.list_api_tokens(db, user=user), **notes}
+    return render(request, "account.html", context, user=user, status_code=status_code)
 
 
 @router.get("/account")

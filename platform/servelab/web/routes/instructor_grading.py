@@ -3,7 +3,7 @@ grades CSV). Every route requires an instructor; learners get 403."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -17,16 +17,13 @@ from servelab.web.deps import (
     PoolDep,
     SessionDep,
     SettingsDep,
-    get_instructor,
+    instructor_router,
     wake_workers,
 )
 from servelab.web.lookups import AnySubmission, ExerciseDep
 from servelab.web.templating import render
 
-# The instructor check comes first on every route: a learner learns nothing from a 404.
-router = APIRouter(
-    prefix="/instructor", include_in_schema=False, dependencies=[Depends(get_instructor)]
-)
+router = instructor_router("/instructor")
 
 
 @router.get("")

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from servelab.quiz import attempts
 from servelab.quiz.export import attempts_csv
 from servelab.quiz.instructor import all_attempts, answers_by_attempt, quiz_report
 from servelab.quiz.svg import band_labels, histogram_svg
-from servelab.web.deps import CourseDep, InstructorUser, SessionDep, get_instructor
+from servelab.web.deps import CourseDep, InstructorUser, SessionDep, instructor_router
 from servelab.web.lookups import QuizDep
 from servelab.web.templating import render
 
-router = APIRouter(
-    prefix="/instructor/quizzes", include_in_schema=False, dependencies=[Depends(get_instructor)]
-)
+router = instructor_router("/instructor/quizzes")
 
 
 @router.get("")

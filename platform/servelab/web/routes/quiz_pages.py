@@ -89,12 +89,11 @@ def start_page(
     request: Request, slug: str, quiz: QuizDep, db: SessionDep, user: CurrentUser
 ) -> Response:
     try:
-        attempt, _ = service.start_or_continue(db, quiz=quiz, slug=slug, user_id=user.id or 0)
+        started = service.start_or_continue(db, quiz=quiz, slug=slug, user_id=user.id or 0)
     except service.AttemptRefused as exc:
         return _overview(request, db, user, slug, quiz, error=exc.message, status_code=409)
-    return RedirectResponse(
-        f"/quizzes/{slug}/attempts/{attempt.id}", status_code=status.HTTP_303_SEE_OTHER
-    )
+    page = f"/quizzes/{slug}/attempts/{started[0].id}"
+    return RedirectResponse(page, status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/attempts/{attempt_id}")
