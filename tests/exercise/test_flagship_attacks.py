@@ -154,8 +154,8 @@ def _as_learner_and_instructor(settings: Settings, submission_id: int) -> tuple[
         learner_view = b"\n".join(
             client.get(path, headers=headers).content
             for path, headers in (
-                (f"/api/submissions/{submission_id}", {}),
-                ("/api/submissions", {}),
+                (f"/api/v1/submissions/{submission_id}", {}),
+                ("/api/v1/submissions", {}),
                 (f"/submissions/{submission_id}", {"accept": "text/html"}),
                 ("/submissions", {"accept": "text/html"}),
                 (f"/exercises/{SLUG}", {"accept": "text/html"}),

@@ -8,6 +8,7 @@ shadow the top-level `conftest` module that tests import helpers from.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from servelab.accounts import service as accounts
+from servelab.content.quiz import CodeOutput, Quiz, ShortText, TrueFalse
 from servelab.db.models import User
 from servelab.settings import PROJECT_ROOT, Settings
 
@@ -108,3 +110,56 @@ def html_client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     """A browser-like client: asks for HTML, so missing logins redirect to /login."""
     with TestClient(app, headers={"accept": "text/html"}) as c:
         yield c
+
+
+def secrets_of(quiz: Quiz) -> list[str]:
+    """Every text that would give an answer away before submission."""
+    out: list[str] = []
+    for q in quiz.questions:
+        out.append(q.explanation)
+        for option in getattr(q, "options", []):
+            if option.feedback:
+                out.append(option.feedback)
+        if isinstance(q, TrueFalse):
+            out += [t for t in (q.feedback_true, q.feedback_false) if t]
+        if isinstance(q, ShortText):
+            out += q.accepted
+        if isinstance(q, CodeOutput):
+            out.append(q.expected_output.strip())
+    return out
+
+
+ANSWER_KEYS = {
+    "answer",
+    "answers",
+    "accepted",
+    "expected_output",
+    "explanation",
+    "feedback",
+    "tolerance",
+    "correct",
+    "correct_answer",
+    "feedback_true",
+    "feedback_false",
+}
+
+
+def keys_in(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in keys_in(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in keys_in(v)}
+    return set()
+
+
+def assert_no_answers(quiz: Quiz, text: str) -> None:
+    for secret in secrets_of(quiz):
+        assert secret not in text, f"revealed before submission: {secret[:60]!r}"
+        assert json.dumps(secret)[1:-1] not in text
+    assert "option-correct" not in text and "(correct)" not in text
+
+
+@pytest.fixture
+def flagship(app) -> Quiz:  # type: ignore[no-untyped-def]
+    """The flagship lesson's quiz, as the app loaded it."""
+    return app.state.course.quizzes[FLAGSHIP]

@@ -63,9 +63,9 @@ def test_any_answers_are_scored_or_refused_with_reasons(raw: dict[str, Any]) -> 
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_the_submit_endpoint_never_fails_with_500(client, learner_headers, answers) -> None:  # type: ignore[no-untyped-def]
-    attempt = client.post(f"/api/quizzes/{FLAGSHIP}/attempts", headers=learner_headers).json()
+    attempt = client.post(f"/api/v1/quizzes/{FLAGSHIP}/attempts", headers=learner_headers).json()
     r = client.post(
-        f"/api/quizzes/{FLAGSHIP}/attempts/{attempt['id']}/submit",
+        f"/api/v1/quizzes/{FLAGSHIP}/attempts/{attempt['id']}/submit",
         headers=learner_headers,
         json={"answers": answers},
     )

@@ -10,29 +10,29 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import time
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlmodel import Session
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
+from servelab.accounts import service as accounts
 from servelab.db.models import User
 from servelab.db.models.grading import Submission, SubmissionEvent, SubmissionStatus
-from servelab.grading.results import (
-    CheckStatus,
-    FeedbackNote,
-    ResultDocument,
-    Table,
-    TestResult,
-    Visibility,
-)
+from servelab.grading.guarded_http import Problem, ServiceLimits
+from servelab.grading.report import CheckRecord, RawNote, RawTable, build_document
+from servelab.grading.results import CheckStatus, ResultDocument, Visibility
 from servelab.settings import PROJECT_ROOT, Settings
+from support import csrf_from
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 TINY = FIXTURES / "course" / "exercises" / "tiny-regression"
 TINY_GRADERS = FIXTURES / "course" / "graders" / "tiny-regression"
 SLUG = "tiny"
 HIDDEN_MARKER = "HIDDEN-ASSERTION-TEXT-42"
+HTML = {"accept": "text/html"}  # what a browser asks for: errors come as pages
 
 
 def build_course(root: Path, *, due: str | None = None) -> tuple[Path, Path]:
@@ -79,59 +79,86 @@ def starter_zip() -> bytes:
     return make_zip({p.name: p.read_bytes() for p in (TINY / "starter").iterdir() if p.is_file()})
 
 
+# What the real plugin would have recorded, check by check: the document is then built by the
+# plugin's own report functions (report.build_document), so its `output` and `feedback` are
+# the ones the result page gets in production (a hand-built document once hid a bug there).
+SAMPLE_LABELS = {"contract": "API contract", "baseline": "Beats the baseline"}
+NAN_NOTE = "POST /predict accepted NaN; return 422 for non-finite numbers."
+TIMEOUT_REASON = (
+    "rejects NaN&#34; did not pass: your service did not answer in time."  # as HTML-escaped
+)
+
+
+def _check(nodeid: str, name: str, points: float, category: str, visibility: Visibility, **kw):  # type: ignore[no-untyped-def]
+    return CheckRecord(
+        nodeid=nodeid,
+        name=name,
+        points=points,
+        category=category,
+        visibility=visibility,
+        not_run=None,
+        finished=True,
+        **kw,
+    )
+
+
 def sample_result() -> ResultDocument:
-    """A result with one check of each visibility, feedback, a table and raw output."""
-    tests = [
-        TestResult(
-            name="health answers",
-            score=10,
-            max_score=10,
-            status=CheckStatus.PASSED,
-            category="contract",
-            visibility=Visibility.VISIBLE,
-            tables=[Table(name="Error per slice", rows=[{"slice": "low x", "mae": 0.125}])],
-            nodeid="test_tiny.py::test_health",
-            instructor_output="raw pytest output for health",
+    """A graded document with one check of each visibility, feedback with a section, a reason
+    the service made a check fail, a table and raw output; 25 of 50 points."""
+    checks = [
+        _check(
+            "test_tiny.py::test_health",
+            "health answers",
+            10,
+            "contract",
+            Visibility.VISIBLE,
+            tables=[RawTable("Error per slice", [{"slice": "low x", "mae": 0.125}])],
+            raw=["raw pytest output for health"],
         ),
-        TestResult(
-            name="rejects NaN",
-            score=0,
-            max_score=10,
+        _check(
+            "test_tiny.py::test_nan",
+            "rejects NaN",
+            10,
+            "contract",
+            Visibility.VISIBLE,
             status=CheckStatus.FAILED,
-            category="contract",
-            visibility=Visibility.VISIBLE,
-            feedback=[
-                FeedbackNote(
-                    message="POST /predict accepted NaN; return 422 for non-finite numbers.",
-                    section="nan-and-infinity",
-                )
-            ],
-            nodeid="test_tiny.py::test_nan",
-            instructor_output=f"AssertionError: {HIDDEN_MARKER} expected 422 got 200",
+            feedback=[RawNote(NAN_NOTE, "nan-and-infinity")],
+            problems={Problem.TIMED_OUT},
+            raw=[f"AssertionError: {HIDDEN_MARKER} expected 422 got 200"],
         ),
-        TestResult(
-            name="secret holdout check",
-            score=5,
-            max_score=20,
+        _check(
+            "test_tiny.py::test_secret",
+            "secret holdout check",
+            15,
+            "baseline",
+            Visibility.HIDDEN,
             status=CheckStatus.FAILED,
-            category="baseline",
-            visibility=Visibility.HIDDEN,
-            nodeid="test_tiny.py::test_secret",
-            instructor_output="holdout value 0.8123",
+            raw=["holdout value 0.8123"],
         ),
-        TestResult(
-            name="after due check",
-            score=10,
-            max_score=10,
-            status=CheckStatus.PASSED,
-            category="baseline",
-            visibility=Visibility.AFTER_DUE,
-            nodeid="test_tiny.py::test_after_due",
+        _check(
+            "test_tiny.py::test_secret_baseline",
+            "secret holdout baseline",
+            5,
+            "baseline",
+            Visibility.HIDDEN,
+        ),
+        _check(
+            "test_tiny.py::test_after_due", "after due check", 10, "baseline", Visibility.AFTER_DUE
         ),
     ]
-    return ResultDocument(
-        tests=tests, instructor_output="whole pytest session output", suite_errors=["boom"]
-    ).with_totals({"contract": "API contract", "baseline": "Beats the baseline"})
+    doc = build_document(
+        checks,
+        started=time.monotonic(),
+        leaderboard=[],
+        suite_errors=["boom"],
+        warnings=[],
+        redactor=None,
+        limits=ServiceLimits(),
+        labels=SAMPLE_LABELS,
+        complete=True,
+    )
+    # What the runner adds once the grader container has ended (runner._outcome).
+    return doc.model_copy(update={"instructor_output": "whole pytest session output"})
 
 
 def store_submission(
@@ -178,3 +205,42 @@ def store_submission(
     session.commit()
     session.refresh(submission)
     return submission
+
+
+def all_submissions(db: Session) -> list[Submission]:
+    db.expire_all()
+    return list(db.exec(select(Submission)).all())
+
+
+def bearer_headers(db: Session, user: User) -> dict[str, str]:
+    """Authorization headers with a fresh API token of the user."""
+    return {"Authorization": f"Bearer {accounts.create_api_token(db, user=user)}"}
+
+
+def upload_zip(client: TestClient, data: bytes, *, csrf: bool = True, slug: str = SLUG):  # type: ignore[no-untyped-def]
+    """The exercise page's upload form, sent as a browser sends it."""
+    fields = {"source": "zip"}
+    if csrf:
+        fields["csrf_token"] = csrf_from(client, "/login")
+    return client.post(
+        f"/exercises/{slug}/submissions",
+        data=fields,
+        files={"archive": ("submission.zip", data, "application/zip")},
+        headers=HTML,
+        follow_redirects=False,
+    )
+
+
+def read_events(client: TestClient, path: str) -> list[tuple[str, dict]]:
+    """A submission's event stream read to its end, as (event name, data) pairs."""
+    events: list[tuple[str, dict]] = []
+    name = ""
+    with client.stream("GET", path, headers={"accept": "text/event-stream"}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line[6:])))
+    return events

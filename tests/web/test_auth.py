@@ -159,10 +159,10 @@ def test_api_token_authenticates_bearer_requests(
     assert raw not in client.get("/account").text  # shown once
 
     anonymous = TestClient(client.app)
-    me = anonymous.get("/api/me", headers={"authorization": f"Bearer {raw}"})
+    me = anonymous.get("/api/v1/me", headers={"authorization": f"Bearer {raw}"})
     assert me.status_code == 200 and me.json()["email"] == user.email
-    assert anonymous.get("/api/me").status_code == 401
-    bad = anonymous.get("/api/me", headers={"authorization": "Bearer slb_wrong"})
+    assert anonymous.get("/api/v1/me").status_code == 401
+    bad = anonymous.get("/api/v1/me", headers={"authorization": "Bearer slb_wrong"})
     assert bad.status_code == 401 and bad.headers["www-authenticate"] == "Bearer"
     # Bearer requests carry no cookie, so they need no CSRF token.
     r = anonymous.post(

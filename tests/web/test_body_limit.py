@@ -72,7 +72,7 @@ def test_chunked_body_is_refused_once_it_passes_the_limit(client: TestClient) ->
 
 
 def test_a_chunked_body_nobody_reads_closes_the_connection(client: TestClient) -> None:
-    r = client.request("GET", "/api/me", content=_stream(5 * MiB, [0]))
+    r = client.request("GET", "/api/v1/me", content=_stream(5 * MiB, [0]))
     assert r.status_code == 401  # answered without reading: the rest is never read
     assert r.headers["connection"] == "close"
 
@@ -135,11 +135,11 @@ def _families(attempt_id: int) -> list[tuple[str, str, str, str, str]]:
         (
             "quiz API JSON",
             "POST",
-            f"/api/quizzes/{SLUG}/attempts/{attempt_id}/submit",
+            f"/api/v1/quizzes/{SLUG}/attempts/{attempt_id}/submit",
             "bearer",
             JSON,
         ),
-        ("submissions API", "POST", "/api/submissions", "bearer", JSON),
+        ("submissions API", "POST", "/api/v1/submissions", "bearer", JSON),
         ("upload form", "POST", f"/exercises/{SLUG}/submissions", "learner", MULTIPART),
         ("instructor: new account", "POST", "/instructor/users", "instructor", FORM),
         (
@@ -184,7 +184,7 @@ def test_200_mb_bodies_to_every_route_family_are_refused_with_bounded_memory(
         }
         _log_in(clients["learner"], "learner@example.org")
         _log_in(clients["instructor"], "prof@example.org")
-        attempt = clients["bearer"].post(f"/api/quizzes/{SLUG}/attempts").json()["id"]
+        attempt = clients["bearer"].post(f"/api/v1/quizzes/{SLUG}/attempts").json()["id"]
 
         size = 200 * MiB
         rows = []

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from grading_web_helpers import HTML
 from pydantic import BaseModel, Field
-
-HTML = {"accept": "text/html"}
 
 
 class _Reading(BaseModel):

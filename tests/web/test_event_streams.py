@@ -124,9 +124,9 @@ def test_50_streams_on_postgresql_leave_other_requests_answering(
             with server.client(timeout=30, headers=other) as them:
                 for n in range(30):
                     path = (
-                        "/api/me",
-                        "/api/submissions",
-                        f"/api/submissions/{other_submission}",
+                        "/api/v1/me",
+                        "/api/v1/submissions",
+                        f"/api/v1/submissions/{other_submission}",
                         "/submissions",
                         f"/quizzes/{SLUG}",
                     )[n % 5]

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from grading_web_helpers import (
     HIDDEN_MARKER,
+    HTML,
     SLUG,
     course_settings,
     sample_result,
@@ -25,12 +26,10 @@ from servelab.grading.results import ResultDocument
 from servelab.settings import Settings
 from support import csrf_from, login
 
-HTML = {"accept": "text/html"}
-
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return course_settings(tmp_path)
+def settings(tiny_settings: Settings) -> Settings:
+    return tiny_settings
 
 
 def _status(db: Session, submission_id: int) -> str:
@@ -221,7 +220,7 @@ def test_full_view_shows_the_submitted_files(client: TestClient, db: Session, ma
     token = accounts.create_api_token(db, user=learner)
     files = {"train.py": "print('fit')\n", "main.py": "app = 'marker-7731'\n"}
     r = client.post(
-        "/api/submissions",
+        "/api/v1/submissions",
         json={"exercise": SLUG, "files": files},
         headers={"Authorization": f"Bearer {token}"},
     )
@@ -246,10 +245,12 @@ def test_submit_show_regrade_and_export_on_postgresql(tmp_path: Path, postgres_d
         learner = accounts.create_user(db, email="pg@example.org", password="correct horse battery")
         auth = {"Authorization": f"Bearer {accounts.create_api_token(db, user=learner)}"}
         graded = store_submission(db, learner, result=sample_result())
-        r = client.post("/api/submissions", json={"exercise": SLUG, "files": files}, headers=auth)
+        r = client.post(
+            "/api/v1/submissions", json={"exercise": SLUG, "files": files}, headers=auth
+        )
         assert r.status_code == 201, r.text
         queued_id = r.json()["id"]
-        mine = client.get(f"/api/submissions?exercise={SLUG}", headers=auth).json()
+        mine = client.get(f"/api/v1/submissions?exercise={SLUG}", headers=auth).json()
         assert [s["id"] for s in mine] == [queued_id, graded.id]
         instructor = accounts.create_user(
             db, email="teach@example.org", password="correct horse battery", role=Role.INSTRUCTOR

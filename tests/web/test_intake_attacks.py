@@ -89,7 +89,7 @@ def test_a_requirements_bomb_is_refused_unread_through_the_api_and_the_form(
             server,
             "API",
             lambda: c.post(
-                "/api/submissions",
+                "/api/v1/submissions",
                 data={"exercise": SLUG},
                 files={"archive": ("bomb.zip", bomb, "application/zip")},
                 headers={"Authorization": f"Bearer {token}"},
@@ -146,7 +146,7 @@ def _burst(server: LiveServer, tokens: list[str], uploads: list[bytes]) -> list[
         with httpx.Client(base_url=server.base_url, timeout=120) as client:
             barrier.wait(timeout=30)
             r = client.post(
-                "/api/submissions",
+                "/api/v1/submissions",
                 data={"exercise": SLUG},
                 files={"archive": ("big.zip", data, "application/zip")},
                 headers={"Authorization": f"Bearer {token}"},

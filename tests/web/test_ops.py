@@ -55,5 +55,5 @@ def test_one_structured_log_line_per_request(
 def test_validation_errors_are_json_safe(client: TestClient) -> None:
     r = client.get("/account/tokens/not-a-number/revoke")  # GET on a POST route: 405, JSON
     assert r.status_code == 405
-    r = client.post("/api/me", headers={"accept": "application/json"})
+    r = client.post("/api/v1/me", headers={"accept": "application/json"})
     assert r.status_code == 405 and "detail" in r.json()

@@ -9,7 +9,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from grading_web_helpers import sample_result, store_submission
+from grading_web_helpers import HTML, sample_result, store_submission
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -21,7 +21,6 @@ from servelab.web.security_headers import CONTENT_SECURITY_POLICY
 from support import login
 
 SLUG = "fastapi-for-ml-apis"
-HTML = {"accept": "text/html"}
 FORGED_HOST = "evil.example"
 
 
@@ -57,9 +56,9 @@ def _instructor_data(db: Session, client: TestClient, learner: User) -> int:
     db.commit()
     token = accounts.create_api_token(db, user=learner)
     bearer = {"authorization": f"Bearer {token}"}
-    attempt = client.post(f"/api/quizzes/{SLUG}/attempts", headers=bearer).json()
+    attempt = client.post(f"/api/v1/quizzes/{SLUG}/attempts", headers=bearer).json()
     submitted = client.post(
-        f"/api/quizzes/{SLUG}/attempts/{attempt['id']}/submit",
+        f"/api/v1/quizzes/{SLUG}/attempts/{attempt['id']}/submit",
         headers=bearer,
         json={"answers": {}},
     )
@@ -124,10 +123,10 @@ def test_api_answers_static_files_and_errors_carry_the_headers(
     token = accounts.create_api_token(db, user=user)
     bearer = {"authorization": f"Bearer {token}"}
     for r in (
-        client.get("/api/me", headers=bearer),
-        client.get("/api/submissions", headers=bearer),
-        client.get(f"/api/quizzes/{SLUG}", headers=bearer),
-        client.get("/api/me"),  # 401
+        client.get("/api/v1/me", headers=bearer),
+        client.get("/api/v1/submissions", headers=bearer),
+        client.get(f"/api/v1/quizzes/{SLUG}", headers=bearer),
+        client.get("/api/v1/me"),  # 401
         client.get("/healthz"),
         client.get("/openapi.json"),
         client.post("/login", data={}),  # 403, CSRF

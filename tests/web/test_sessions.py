@@ -91,7 +91,7 @@ def test_a_password_change_ends_other_logins_and_revokes_tokens(
     login(elsewhere, user)
     api_token = accounts.create_api_token(db, user=user, name="ci")
     bearer = {"authorization": f"Bearer {api_token}"}
-    assert TestClient(app).get("/api/me", headers=bearer).status_code == 200
+    assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 200
     old_cookie = here.cookies[SESSION_COOKIE]
     old_csrf = csrf_from(here, "/account")
 
@@ -110,8 +110,8 @@ def test_a_password_change_ends_other_logins_and_revokes_tokens(
     r = elsewhere.get("/account", headers={"accept": "text/html"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     stolen = TestClient(app, cookies={SESSION_COOKIE: old_cookie})
-    assert stolen.get("/api/me").status_code == 401
-    assert TestClient(app).get("/api/me", headers=bearer).status_code == 401
+    assert stolen.get("/api/v1/me").status_code == 401
+    assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 401
     db.expire_all()
     assert db.exec(select(ApiToken).where(ApiToken.user_id == user.id)).all()[0].name == "laptop"
     assert len(db.exec(select(WebSession).where(WebSession.user_id == user.id)).all()) == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from grading_web_helpers import SLUG, course_settings, starter_zip, store_submission
+from grading_web_helpers import HTML, SLUG, course_settings, starter_zip, store_submission
 from sqlmodel import Session, select
 
 from live_server import live_server
@@ -27,8 +27,6 @@ from servelab.grading.submission_limits import MAX_ACTIVE_SUBMISSIONS
 from servelab.settings import Settings
 from support import PASSWORD, csrf_from, login
 
-HTML = {"accept": "text/html"}
-
 
 def _set_per_hour(settings: Settings, per_hour: int) -> None:
     toml = settings.exercises_dir / SLUG / "exercise.toml"
@@ -40,10 +38,9 @@ def _set_per_hour(settings: Settings, per_hour: int) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    settings = course_settings(tmp_path)
-    _set_per_hour(settings, 2)
-    return settings
+def settings(tiny_settings: Settings) -> Settings:
+    _set_per_hour(tiny_settings, 2)
+    return tiny_settings
 
 
 def _upload(client: TestClient | httpx.Client, data: bytes):  # type: ignore[no-untyped-def]
@@ -58,7 +55,7 @@ def _upload(client: TestClient | httpx.Client, data: bytes):  # type: ignore[no-
 
 def _api_upload(client: TestClient | httpx.Client, token: str, data: bytes) -> httpx.Response:
     return client.post(
-        "/api/submissions",
+        "/api/v1/submissions",
         data={"exercise": SLUG},
         files={"archive": ("s.zip", data, "application/zip")},
         headers={"Authorization": f"Bearer {token}"},
@@ -109,7 +106,7 @@ def test_over_the_hourly_limit_says_when_the_next_submission_is_allowed(
     assert r.status_code == 429 and "(in 10 minutes)" in r.json()["detail"]
     assert 540 <= int(r.headers["retry-after"]) <= 600
     r = client.post(
-        "/api/submissions",
+        "/api/v1/submissions",
         json={"exercise": SLUG, "files": {"train.py": "x = 1\n", "main.py": "app = 1\n"}},
         headers={"Authorization": f"Bearer {token}"},
     )

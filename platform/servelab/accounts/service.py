@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from servelab.accounts.security import (
     hash_password,
@@ -206,3 +206,28 @@ def resolve_api_token(session: Session, *, token: str) -> User | None:
     session.add(row)
     session.commit()
     return session.get(User, row.user_id)
+
+
+def list_api_tokens(session: Session, *, user: User) -> list[ApiToken]:
+    """The user's API tokens, oldest first (only prefixes and names: the hashes stay here)."""
+    stmt = select(ApiToken).where(ApiToken.user_id == user.id).order_by(col(ApiToken.created_at))
+    return list(session.exec(stmt).all())
+
+
+def revoke_api_token(session: Session, *, user: User, token_id: int) -> bool:
+    """Delete one of the user's tokens; False when they have no token of that id."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        return False
+    session.delete(row)
+    session.commit()
+    return True
+
+
+def list_users(session: Session) -> list[User]:
+    """Every account, oldest first (the instructors' user list)."""
+    return list(session.exec(select(User).order_by(col(User.created_at))).all())
+
+
+def get_user(session: Session, *, user_id: int) -> User | None:
+    return session.get(User, user_id)

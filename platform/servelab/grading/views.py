@@ -19,7 +19,13 @@ from servelab.content.exercise import Exercise
 from servelab.db.models import User
 from servelab.db.models.grading import Submission, SubmissionStatus
 from servelab.grading import queue
-from servelab.grading.results import ResultDocument, ResultError, learner_view, parse_result
+from servelab.grading.results import (
+    ResultDocument,
+    ResultError,
+    TestResult,
+    learner_view,
+    parse_result,
+)
 from servelab.settings import Settings
 
 MAX_SHOWN_FILE_BYTES = 200_000
@@ -100,6 +106,17 @@ def learner_result(
     if doc is None:
         return None
     return learner_view(doc, due=exercise.due if exercise else None, now=now)
+
+
+def output_beyond_feedback(test: TestResult) -> str:
+    """What a check's `output` says besides its feedback notes, for a page that shows the notes
+    themselves: the plugin's `output` is the notes joined, then why the service failed the
+    check (report.learner_output). Without notes, or when the output does not start with them
+    (it was withheld whole), the whole output."""
+    joined = "\n\n".join(note.message for note in test.feedback)
+    if joined and test.output.startswith(joined):
+        return test.output[len(joined) :].strip()
+    return test.output
 
 
 def learner_log_excerpt(submission: Submission) -> str:
@@ -186,3 +203,14 @@ def submitted_files(submission: Submission, *, settings: Settings) -> list[Submi
                 text = None
         files.append(SubmittedFile(path.relative_to(root).as_posix(), size, text))
     return files
+
+
+def status_counts(session: Session) -> dict[str, dict[str, int]]:
+    """Exercise slug -> status -> how many submissions (the instructor's index)."""
+    stmt = select(Submission.exercise_slug, Submission.status, func.count()).group_by(
+        col(Submission.exercise_slug), col(Submission.status)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for slug, state, n in session.exec(stmt).all():
+        counts.setdefault(slug, {})[state] = n
+    return counts

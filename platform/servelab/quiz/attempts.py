@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from servelab.content.quiz import Quiz, ShowAnswers
 from servelab.db.clock import utcnow
 from servelab.db.models.quiz import AttemptStatus, QuizAnswer, QuizAttempt
+from servelab.quiz.review import ReviewItem, review
 from servelab.quiz.scoring import QuestionScore, Response, score_quiz
 
 # Submissions arriving this long after the deadline still count: the form may have been
@@ -239,3 +240,26 @@ def stored_scores(db: Session, attempt: QuizAttempt) -> list[QuestionScore]:
 def count_attempts(db: Session, *, slug: str) -> int:
     stmt = select(func.count()).select_from(QuizAttempt).where(QuizAttempt.quiz_slug == slug)
     return int(db.exec(stmt).one())
+
+
+@dataclass(frozen=True)
+class AttemptReview:
+    """A submitted attempt as its learner sees it, with the history that decides what shows."""
+
+    items: list[ReviewItem]
+    revealed: bool  # answers and explanations shown (the quiz's show_answers rule)
+    history: list[QuizAttempt]
+
+
+def review_attempt(db: Session, *, quiz: Quiz, slug: str, attempt: QuizAttempt) -> AttemptReview:
+    history = list_attempts(db, user_id=attempt.user_id, slug=slug)
+    revealed = answers_revealed(quiz, history)
+    items = review(
+        quiz,
+        slug,
+        seed=attempt.seed,
+        responses=stored_responses(db, attempt),
+        scores=stored_scores(db, attempt),
+        revealed=revealed,
+    )
+    return AttemptReview(items, revealed, history)

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from servelab.accounts.security import hash_slots
+from servelab.content.loader import Course
 from servelab.db.engine import make_engine
 from servelab.settings import Settings, get_settings
 from servelab.web import metrics
@@ -60,6 +61,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
         dependencies=[Depends(refuse_declared_oversize)],
     )
+    _set_state(app, settings, course)
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    for router in ALL_ROUTERS:
+        app.include_router(router)
+    install_error_handlers(app)
+    # Innermost first: the body limit sees requests before any route, the headers go on
+    # every response, including the limit's 413.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.https)
+
+    _install_login_redirect_and_access_log(app, settings)
+    return app
+
+
+def _set_state(app: FastAPI, settings: Settings, course: Course) -> None:
+    """What the routes reach through web/deps.py: one of each per app."""
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.course = course
@@ -72,15 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_user=settings.max_event_streams_per_user, total=settings.max_event_streams
     )
 
-    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for router in ALL_ROUTERS:
-        app.include_router(router)
-    install_error_handlers(app)
-    # Innermost first: the body limit sees requests before any route, the headers go on
-    # every response, including the limit's 413.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware, https=settings.https)
 
+def _install_login_redirect_and_access_log(app: FastAPI, settings: Settings) -> None:
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, _exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
@@ -112,5 +123,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         )
         return response
-
-    return app

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from servelab.accounts import service as accounts
 from servelab.accounts.security import constant_time_equals
+from servelab.content.loader import Course
 from servelab.db.models import User, WebSession
 from servelab.settings import Settings
 
@@ -28,6 +29,12 @@ SESSION_COOKIE = "servelab_session"
 CSRF_COOKIE = "servelab_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+
+
+class GradingPool(Protocol):
+    """The app's embedded grading pool, as routes use it (grading/worker.py `WorkerPool`)."""
+
+    def wake(self) -> None: ...
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -38,13 +45,30 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+def get_course(request: Request) -> Course:
+    return request.app.state.course
+
+
+def get_grading_pool(request: Request) -> GradingPool | None:
+    """None when the app runs no embedded pool (separate workers poll the queue instead)."""
+    return getattr(request.app.state, "grading_pool", None)
+
+
 def get_db(request: Request) -> Iterator[Session]:
     with Session(request.app.state.engine) as session:
         yield session
 
 
+def wake_workers(pool: GradingPool | None) -> None:
+    """Tell the embedded grading pool (if the app runs one) that a submission was queued."""
+    if pool is not None:
+        pool.wake()
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+CourseDep = Annotated[Course, Depends(get_course)]
+PoolDep = Annotated[GradingPool | None, Depends(get_grading_pool)]
 SessionDep = Annotated[Session, Depends(get_db)]
 
 # Primary keys are PostgreSQL `integer`s. An id outside their range names no row, and
@@ -129,6 +153,12 @@ def get_instructor(user: CurrentUser) -> User:
 
 
 InstructorUser = Annotated[User, Depends(get_instructor)]
+
+
+def instructor_router(prefix: str) -> APIRouter:
+    """A router of instructor pages: the instructor check runs first on each of its routes,
+    so a learner gets 403 before any lookup (and learns nothing from a 404)."""
+    return APIRouter(prefix=prefix, include_in_schema=False, dependencies=[Depends(get_instructor)])
 
 
 async def verify_csrf(request: Request, auth: AuthDep) -> None:

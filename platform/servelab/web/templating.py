@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from servelab.grading.views import output_beyond_feedback
 from servelab.web.deps import CSRF_COOKIE
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -21,6 +22,8 @@ def static_url(path: str) -> str:
 
 
 templates.env.globals["static_url"] = static_url
+# The result page shows each feedback note once, then only what the output adds to them.
+templates.env.globals["output_beyond_feedback"] = output_beyond_feedback
 
 
 def render(

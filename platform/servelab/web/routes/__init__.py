@@ -1,12 +1,33 @@
-"""Every router of the app, in the order they are included."""
+"""Every router of the app, in the order they are included (no router includes another)."""
 
-from servelab.web.routes import auth, docs, ops, pages, quiz, submissions
+from servelab.web.routes import (
+    account,
+    auth,
+    docs,
+    exercises,
+    instructor_grading,
+    instructor_quiz,
+    ops,
+    pages,
+    quiz_pages,
+    submissions,
+)
+from servelab.web.routes.api import me as api_me
+from servelab.web.routes.api import quizzes as api_quizzes
+from servelab.web.routes.api import submissions as api_submissions
 
 ALL_ROUTERS = [
     ops.router,
     docs.router,
     auth.router,
+    account.router,
     pages.router,
+    exercises.router,
     submissions.router,
-    quiz.router,
+    quiz_pages.router,
+    instructor_grading.router,
+    instructor_quiz.router,
+    api_me.router,
+    api_submissions.router,
+    api_quizzes.router,
 ]

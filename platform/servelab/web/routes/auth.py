@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.responses import Response
 
 from servelab.accounts import service as accounts
@@ -17,7 +17,6 @@ from servelab.settings import Settings
 from servelab.web.deps import (
     SESSION_COOKIE,
     CsrfProtected,
-    CurrentUser,
     InstructorUser,
     OptionalUser,
     SessionDep,
@@ -32,7 +31,7 @@ from servelab.web.sessions import (
 )
 from servelab.web.templating import render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 FormStr = Annotated[str, Form()]
 
@@ -53,12 +52,12 @@ def _start(db: Session, settings: Settings, user: User, next_url: str, *, accoun
     return set_login_cookies(redirect, settings, token=token, account=account)
 
 
-@router.get("/signup", include_in_schema=False)
+@router.get("/signup")
 def signup_form(request: Request, user: OptionalUser, next: str = "/") -> Response:
     return render(request, "auth/signup.html", {"next": safe_next(next), "form": {}}, user=user)
 
 
-@router.post("/signup", include_in_schema=False, dependencies=[CsrfProtected])
+@router.post("/signup", dependencies=[CsrfProtected])
 async def signup(
     request: Request,
     db: SessionDep,
@@ -89,12 +88,12 @@ async def signup(
     return await run_in_threadpool(_start, db, settings, user, next, account=user.email)
 
 
-@router.get("/login", include_in_schema=False)
+@router.get("/login")
 def login_form(request: Request, user: OptionalUser, next: str = "/") -> Response:
     return render(request, "auth/login.html", {"next": safe_next(next), "form": {}}, user=user)
 
 
-@router.post("/login", include_in_schema=False, dependencies=[CsrfProtected])
+@router.post("/login", dependencies=[CsrfProtected])
 async def login(
     request: Request,
     db: SessionDep,
@@ -130,7 +129,7 @@ async def login(
     return await run_in_threadpool(_start, db, settings, user, next, account=attempt.account)
 
 
-@router.post("/logout", include_in_schema=False, dependencies=[CsrfProtected])
+@router.post("/logout", dependencies=[CsrfProtected])
 def logout(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
@@ -152,7 +151,7 @@ def _users_page(
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    users = db.exec(select(User).order_by(col(User.created_at))).all()
+    users = accounts.list_users(db)
     return render(
         request,
         "auth/users.html",
@@ -168,12 +167,12 @@ def _users_page(
     )
 
 
-@router.get("/instructor/users", include_in_schema=False)
+@router.get("/instructor/users")
 def users_page(request: Request, db: SessionDep, user: InstructorUser) -> Response:
     return _users_page(request, db, user)
 
 
-@router.post("/instructor/users", include_in_schema=False, dependencies=[CsrfProtected])
+@router.post("/instructor/users", dependencies=[CsrfProtected])
 async def create_account(
     request: Request,
     db: SessionDep,
@@ -197,14 +196,3 @@ async def create_account(
             _users_page, request, db, user, error=message, form=form, status_code=400
         )
     return await run_in_threadpool(_users_page, request, db, user, created=created)
-
-
-@router.get("/api/me", tags=["api"])
-def whoami(user: CurrentUser) -> dict[str, str | int | None]:
-    """Who the session cookie or bearer token belongs to (used by the CLI to check a token)."""
-    return {
-        "id": user.id,
-        "email": user.email,
-        "display_name": user.display_name,
-        "role": user.role,
-    }

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from servelab.db.migrate import alembic_config
+from servelab.settings import Settings
+from servelab.web.deps import CourseDep, EngineDep, SettingsDep
 
 router = APIRouter(tags=["ops"])
 
@@ -21,30 +23,26 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _head_revision(request: Request) -> str | None:
-    config = alembic_config(request.app.state.settings)
-    return ScriptDirectory.from_config(config).get_current_head()
+def _head_revision(settings: Settings) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
 
 
 @router.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
+def readyz(settings: SettingsDep, engine: EngineDep, course: CourseDep) -> JSONResponse:
     """Ready for traffic: the database answers, its schema is current, the content is loaded."""
     checks: dict[str, str] = {}
     try:
-        with request.app.state.engine.connect() as conn:
+        with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
             current = MigrationContext.configure(conn).get_current_revision()
-        head = _head_revision(request)
+        head = _head_revision(settings)
         checks["database"] = "ok"
         checks["migrations"] = (
             "ok" if current == head else f"at {current}, expected {head}: run `servelab db upgrade`"
         )
     except SQLAlchemyError as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
-    course = getattr(request.app.state, "course", None)
-    checks["content"] = (
-        f"ok ({len(course.lessons)} lessons)" if course is not None else "not loaded"
-    )
+    checks["content"] = f"ok ({len(course.lessons)} lessons)"  # the app loads it to start
     ready = all(value.startswith("ok") for value in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},

@@ -1,46 +1,19 @@
-"""Routes: the course index, lesson pages and the account page (API tokens, password)."""
+"""Routes: the course index and the lesson pages."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse
-from sqlmodel import Session, col, select
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from servelab.accounts import service as accounts
-from servelab.content.loader import Course
-from servelab.db.models import ApiToken, User
-from servelab.web.deps import (
-    AuthDep,
-    CsrfProtected,
-    CurrentUser,
-    OptionalUser,
-    RowId,
-    SessionDep,
-    SettingsDep,
-)
-from servelab.web.passwords import PasswordGateDep
-from servelab.web.sessions import (
-    LoginThrottleDep,
-    login_attempt,
-    paused_message,
-    set_login_cookies,
-)
+from servelab.web.deps import CourseDep, OptionalUser
+from servelab.web.lookups import LessonDep
 from servelab.web.templating import render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
-def _course(request: Request) -> Course:
-    return request.app.state.course
-
-
-@router.get("/", include_in_schema=False)
-def course_index(request: Request, user: OptionalUser) -> Response:
-    course = _course(request)
+@router.get("/")
+def course_index(request: Request, user: OptionalUser, course: CourseDep) -> Response:
     return render(
         request,
         "index.html",
@@ -53,15 +26,10 @@ def course_index(request: Request, user: OptionalUser) -> Response:
     )
 
 
-@router.get("/lessons/{slug}", include_in_schema=False)
-def lesson_page(request: Request, slug: str, user: OptionalUser) -> Response:
-    course = _course(request)
-    lesson = course.lessons.get(slug)
-    if lesson is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"There is no lesson called '{slug}'. Pick one from the course index.",
-        )
+@router.get("/lessons/{slug}")
+def lesson_page(
+    request: Request, slug: str, lesson: LessonDep, user: OptionalUser, course: CourseDep
+) -> Response:
     return render(
         request,
         "lesson.html",
@@ -72,128 +40,3 @@ def lesson_page(request: Request, slug: str, user: OptionalUser) -> Response:
         },
         user=user,
     )
-
-
-def _account_page(
-    request: Request,
-    db: Session,
-    user: User,
-    *,
-    new_token: str | None = None,
-    error: str | None = None,
-    password_error: str | None = None,
-    password_notice: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    tokens = db.exec(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(col(ApiToken.created_at))
-    ).all()
-    return render(
-        request,
-        "account.html",
-        {
-            "tokens": tokens,
-            "new_token": new_token,
-            "error": error,
-            "password_error": password_error,
-            "password_notice": password_notice,
-        },
-        user=user,
-        status_code=status_code,
-    )
-
-
-@router.get("/account", include_in_schema=False)
-def account(request: Request, db: SessionDep, user: CurrentUser) -> Response:
-    return _account_page(request, db, user)
-
-
-@router.post("/account/tokens", include_in_schema=False, dependencies=[CsrfProtected])
-def create_token(
-    request: Request, db: SessionDep, user: CurrentUser, name: Annotated[str, Form()] = ""
-) -> Response:
-    name = name.strip()
-    if not name or len(name) > 100:
-        return _account_page(
-            request,
-            db,
-            user,
-            error="Give the token a name of 1 to 100 characters, like 'laptop'.",
-            status_code=400,
-        )
-    token = accounts.create_api_token(db, user=user, name=name)
-    return _account_page(request, db, user, new_token=token)
-
-
-@router.post(
-    "/account/tokens/{token_id}/revoke", include_in_schema=False, dependencies=[CsrfProtected]
-)
-def revoke_token(db: SessionDep, user: CurrentUser, token_id: RowId) -> Response:
-    row = db.get(ApiToken, token_id)
-    if row is None or row.user_id != user.id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such token on your account.")
-    db.delete(row)
-    db.commit()
-    return RedirectResponse("/account", status_code=status.HTTP_303_SEE_OTHER)
-
-
-@router.post("/account/password", include_in_schema=False, dependencies=[CsrfProtected])
-async def change_password(
-    request: Request,
-    db: SessionDep,
-    user: CurrentUser,
-    auth: AuthDep,
-    settings: SettingsDep,
-    throttle: LoginThrottleDep,
-    gate: PasswordGateDep,
-    current_password: Annotated[str, Form()] = "",
-    new_password: Annotated[str, Form()] = "",
-) -> Response:
-    """Change the password: every other login ends and every API token is revoked; this
-    browser stays logged in with a fresh session (and a fresh CSRF token)."""
-    if auth.via_token:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "Change your password in the browser, at /account: it revokes every API token.",
-        )
-
-    def refuse(message: str, status_code: int) -> Response:
-        return _account_page(request, db, user, password_error=message, status_code=status_code)
-
-    # Guessing the current password from a stolen session counts like failed logins.
-    attempt = login_attempt(request, settings, email=user.email)
-    pause = throttle.pause(attempt)
-    if pause is not None:
-        response = await run_in_threadpool(refuse, paused_message(pause), 429)
-        response.headers["Retry-After"] = str(pause.retry_after)
-        return response
-    try:
-        changed = await gate.run(
-            lambda: accounts.change_password(
-                db,
-                user=user,
-                current=current_password,
-                new=new_password,
-                days=settings.session_days,
-            )
-        )
-    except accounts.WrongPassword as exc:
-        throttle.failed(attempt)
-        return await run_in_threadpool(refuse, str(exc), 400)
-    except accounts.AccountError as exc:
-        return await run_in_threadpool(refuse, str(exc), 400)
-    throttle.succeeded(attempt)
-    request.state.csrf_token = changed.web_session.csrf_token  # the new login's forms
-    notice = (
-        f"Your password is changed. {_count(changed.sessions_ended - 1, 'other login')} ended "
-        f"and {_count(changed.tokens_revoked, 'API token')} revoked; this browser stays "
-        "logged in."
-    )
-    response = await run_in_threadpool(
-        lambda: _account_page(request, db, user, password_notice=notice)
-    )
-    return set_login_cookies(response, settings, token=changed.token, account=attempt.account)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"

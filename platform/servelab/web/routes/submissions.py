@@ -1,65 +1,36 @@
-"""Routes: exercise pages, starter download, the submit forms, results and live progress.
+"""Routes: a learner's submissions, a submission's page and its live progress (SSE).
 
-The JSON API (`submissions_api`) and the instructor pages (`instructor_grading`) are
-included here. Uploads are size-checked from the request headers and a capped read before
-any form is parsed. A learner only ever sees their own submissions (anyone else's id is a 404), and
-only `results.learner_view` of a result: no raw output, no hidden checks, no hidden data.
+A learner only ever sees their own submissions (anyone else's id is a 404), and only
+`results.learner_view` of a result: no raw output, no hidden checks, no hidden data.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.responses import Response
 
-from servelab.content import markdown
-from servelab.content.exercise import EDITOR_FILES, starter_files, starter_texts, starter_zip
-from servelab.content.loader import ExerciseFiles
-from servelab.db.models import User
 from servelab.db.models.grading import Submission
 from servelab.grading import queue, views
-from servelab.grading.archive import MAX_COMPRESSED
-from servelab.grading.intake import SubmissionRefused, TextFiles, Upload, ZipUpload, accept
-from servelab.grading.limits import SandboxLimits
-from servelab.grading.runtime import featured_packages, runtime_packages
-from servelab.grading.submission_limits import MAX_ACTIVE_SUBMISSIONS
 from servelab.web.deps import (
-    CsrfProtected,
+    CourseDep,
     CurrentUser,
     EngineDep,
-    OptionalUser,
     RowId,
     SessionDep,
     get_auth,
     get_current_user,
 )
-from servelab.web.routes import instructor_grading, submissions_api
-from servelab.web.routes.grading_common import (
-    LoggedIn,
-    UploadLimit,
-    course_of,
-    exercise_files_or_404,
-    form_text,
-    iso,
-    read_upload,
-    visible_or_404,
-    wake_workers,
-)
+from servelab.web.lookups import VisibleSubmission, visible_submission
 from servelab.web.streams import SlotStreamingResponse, StreamRefused, StreamSlotsDep
 from servelab.web.templating import render
 
-router = APIRouter()
-router.include_router(submissions_api.router)
-router.include_router(instructor_grading.router)
+router = APIRouter(include_in_schema=False)
 
 SSE_POLL_SECONDS = 0.5
 SSE_MAX_SECONDS = 30 * 60
@@ -67,128 +38,10 @@ SSE_HEARTBEAT_SECONDS = 15
 PAGE_REFRESH_SECONDS = 3
 
 
-@lru_cache(maxsize=32)
-def _instructions_html(path: str, _mtime_ns: int) -> str:
-    return markdown.render(Path(path).read_text(encoding="utf-8"))
-
-
-def instructions_html(files: ExerciseFiles) -> str:
-    path = files.exercise_dir / files.exercise.instructions
-    if not path.is_file():
-        return ""
-    return _instructions_html(str(path), path.stat().st_mtime_ns)
-
-
-def _exercise_page(
-    request: Request,
-    db: Session,
-    *,
-    slug: str,
-    user: User | None,
-    error: str | None = None,
-    editor: dict[str, str] | None = None,
-    status_code: int = 200,
+@router.get("/submissions")
+def my_submissions(
+    request: Request, user: CurrentUser, db: SessionDep, course: CourseDep
 ) -> Response:
-    course = course_of(request)
-    files = exercise_files_or_404(course, slug)
-    exercise = files.exercise
-    mine = (
-        views.list_submissions(db, user_id=user.id, exercise_slug=slug) if user is not None else []
-    )
-    instructions = instructions_html(files)
-    return render(
-        request,
-        "exercise.html",
-        {
-            "slug": slug,
-            "exercise": exercise,
-            "instructions_html": instructions,
-            # exercise.md usually opens with its own `# Title`: then it is the page's heading.
-            "instructions_have_title": instructions.lstrip().startswith("<h1"),
-            "limits": SandboxLimits.from_exercise(exercise.limits),
-            "packages": featured_packages(),
-            "all_packages": runtime_packages(),
-            "editor": editor or starter_texts(files.starter_dir),
-            "starter_files": list(starter_files(files.starter_dir)),
-            "lesson": course.lessons.get(slug),
-            "submissions": mine[:5],
-            "best": views.best_graded(mine, course.exercises),
-            "learner_score": views.learner_score,
-            "exercises": course.exercises,
-            "max_upload_mib": MAX_COMPRESSED // 2**20,
-            "max_active": MAX_ACTIVE_SUBMISSIONS,
-            "per_hour": exercise.limits.submissions_per_hour,
-            "error": error,
-        },
-        user=user,
-        status_code=status_code,
-    )
-
-
-@router.get("/exercises/{slug}", include_in_schema=False)
-def exercise_page(request: Request, slug: str, user: OptionalUser, db: SessionDep) -> Response:
-    return _exercise_page(request, db, slug=slug, user=user)
-
-
-@router.get("/exercises/{slug}/starter.zip", include_in_schema=False)
-def starter_download(request: Request, slug: str) -> Response:
-    files = exercise_files_or_404(course_of(request), slug)
-    return Response(
-        starter_zip(files.starter_dir),
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{slug}-starter.zip"'},
-    )
-
-
-@router.post(
-    "/exercises/{slug}/submissions",
-    include_in_schema=False,
-    dependencies=[LoggedIn, UploadLimit, CsrfProtected],
-)
-async def submit_form(request: Request, slug: str, user: CurrentUser, db: SessionDep) -> Response:
-    """The exercise page's two forms: a .zip upload (source=zip) or the editor (source=editor)."""
-    course = course_of(request)
-    exercise_files_or_404(course, slug)
-    form = await request.form()
-    settings = request.app.state.settings
-    editor = None
-    try:
-        upload: Upload
-        if form.get("source") == "editor":
-            editor = {name: form_text(form.get(_editor_field(name))) for name in EDITOR_FILES}
-            upload = TextFiles(editor)
-        else:
-            upload = ZipUpload(await read_upload(form.get("archive")))
-        submission = await run_in_threadpool(
-            lambda: accept(
-                db, settings=settings, course=course, user=user, exercise_slug=slug, upload=upload
-            )
-        )
-    except SubmissionRefused as exc:
-        page = _exercise_page(
-            request,
-            db,
-            slug=slug,
-            user=user,
-            error=exc.message,
-            editor=editor,
-            status_code=exc.status_code,
-        )
-        if exc.retry_after_seconds:
-            page.headers["Retry-After"] = str(exc.retry_after_seconds)
-        return page
-    wake_workers(request)
-    return RedirectResponse(f"/submissions/{submission.id}", status_code=status.HTTP_303_SEE_OTHER)
-
-
-def _editor_field(name: str) -> str:
-    """`train.py` -> `train_py`: the editor's textarea names."""
-    return name.replace(".", "_")
-
-
-@router.get("/submissions", include_in_schema=False)
-def my_submissions(request: Request, user: CurrentUser, db: SessionDep) -> Response:
-    course = course_of(request)
     return render(
         request,
         "submissions/list.html",
@@ -201,13 +54,16 @@ def my_submissions(request: Request, user: CurrentUser, db: SessionDep) -> Respo
     )
 
 
-@router.get("/submissions/{submission_id}", include_in_schema=False)
+@router.get("/submissions/{submission_id}")
 def submission_page(
-    request: Request, submission_id: RowId, user: CurrentUser, db: SessionDep
+    request: Request,
+    submission: VisibleSubmission,
+    user: CurrentUser,
+    db: SessionDep,
+    course: CourseDep,
 ) -> Response:
-    submission = visible_or_404(db, user, submission_id)
-    course = course_of(request)
     exercise = course.exercises.get(submission.exercise_slug)
+    assert submission.id is not None
     return render(
         request,
         "submissions/detail.html",
@@ -215,7 +71,7 @@ def submission_page(
             "submission": submission,
             "exercise": exercise,
             "result": views.learner_result(submission, exercise),
-            "timeline": views.timeline(db, submission_id=submission_id, with_details=False),
+            "timeline": views.timeline(db, submission_id=submission.id, with_details=False),
             "phase_seconds": views.learner_phase_seconds(submission),
             "log_excerpt": views.learner_log_excerpt(submission),
             "ahead": views.queue_position(db, submission=submission),
@@ -238,7 +94,7 @@ def _poll(engine: Any, submission_id: int, after_event_id: int) -> tuple[str, li
         if submission is None:
             return "gone", [], True
         events = [
-            {"id": e.id, "status": e.status, "at": iso(e.at)}
+            {"id": e.id, "status": e.status, "at": e.at.isoformat() if e.at else None}
             for e in queue.get_events(db, submission_id=submission_id)
             if (e.id or 0) > after_event_id
         ]
@@ -268,7 +124,7 @@ async def _status_stream(engine: Any, submission_id: int, after: int) -> AsyncIt
         since_heartbeat += SSE_POLL_SECONDS
 
 
-@router.get("/submissions/{submission_id}/events", include_in_schema=False)
+@router.get("/submissions/{submission_id}/events")
 def submission_events(
     request: Request, submission_id: RowId, engine: EngineDep, slots: StreamSlotsDep
 ) -> Response:
@@ -280,7 +136,7 @@ def submission_events(
     """
     with Session(engine) as db:
         user = get_current_user(request, get_auth(request, db))
-        visible_or_404(db, user, submission_id)
+        visible_submission(db, user=user, submission_id=submission_id)
         user_id = user.id or 0
     slot = slots.acquire(user_id)
     if isinstance(slot, StreamRefused):
