@@ -115,3 +115,12 @@ def test_static_assets_are_served_by_the_app(client: TestClient) -> None:
 def test_account_page_requires_login(client: TestClient) -> None:
     r = client.get("/account", headers={"accept": "text/html"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_account_page_has_a_plain_title_and_each_form_once(learner_client: TestClient) -> None:
+    """The title block once held the whole password form: the tab read as markup and the
+    form showed twice."""
+    html = learner_client.get("/account", headers={"accept": "text/html"}).text
+    assert re.search(r"<title>\s*Your account · ServeLab\s*</title>", html)
+    assert html.count('action="/account/password"') == 1
+    assert html.count('action="/account/tokens"') == 1
