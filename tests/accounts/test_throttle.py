@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from live_server import live_server
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.accounts.throttle import (
     LoginAttempt,
     LoginThrottle,

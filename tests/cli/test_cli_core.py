@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.cli import app
 from servelab.db.engine import make_engine
 from servelab.db.models import Role, User

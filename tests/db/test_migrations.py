@@ -67,7 +67,7 @@ def test_postgresql_empty_to_head_and_back(tmp_path: Path, postgres_db: str) -> 
 def test_postgresql_accounts_work_by_changing_the_url(tmp_path: Path, postgres_db: str) -> None:
     from sqlmodel import Session
 
-    from servelab.accounts import service as accounts
+    from servelab.accounts import users as accounts
     from servelab.db.engine import make_engine
 
     settings = Settings(environment="test", var_dir=tmp_path / "var", database_url=postgres_db)

@@ -25,7 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.content.loader import load_settings_course
 from servelab.db.migrate import upgrade
 from servelab.db.models import Role

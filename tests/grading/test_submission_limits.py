@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
 from servelab.db.models.grading import Submission, SubmissionStatus

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.content.quiz import CodeOutput, Quiz, ShortText, TrueFalse
 from servelab.db.models import User
 from servelab.settings import PROJECT_ROOT, Settings

@@ -9,7 +9,7 @@ import pytest
 from quiz_helpers import FLAGSHIP_DIR
 from sqlmodel import Session
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.content.quiz import load_quiz
 from servelab.db.clock import utcnow
 from servelab.db.engine import make_engine

@@ -18,7 +18,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.models import User
 from servelab.db.models.grading import Submission, SubmissionEvent, SubmissionStatus
 from servelab.grading.guarded_http import Problem, ServiceLimits

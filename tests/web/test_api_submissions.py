@@ -21,7 +21,7 @@ from grading_web_helpers import (
 )
 from sqlmodel import Session
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.models import Role
 from servelab.settings import Settings
 from support import csrf_from, login

@@ -174,7 +174,7 @@ def test_api_token_authenticates_bearer_requests(
 def test_token_of_another_user_cannot_be_revoked(
     client: TestClient, make_user, db: Session
 ) -> None:  # type: ignore[no-untyped-def]
-    from servelab.accounts import service as accounts
+    from servelab.accounts import users as accounts
 
     owner, intruder = make_user(), make_user()
     accounts.create_api_token(db, user=owner, name="owner's")

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from live_server import PeakMemory, live_server
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.engine import make_engine
 from servelab.db.models import Role
 from servelab.settings import Settings

@@ -13,7 +13,7 @@ from grading_web_helpers import sample_result, store_submission
 from sqlmodel import Session
 
 from live_server import LiveServer, live_server
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.engine import make_engine
 from servelab.db.models import Role
 from servelab.db.models.grading import SubmissionStatus

@@ -16,7 +16,7 @@ from grading_web_helpers import store_submission
 from sqlmodel import Session
 
 from live_server import live_server
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.accounts.security import hash_password
 from servelab.db.engine import make_engine
 from servelab.db.models import User

@@ -214,7 +214,7 @@ def test_grades_csv_best_or_latest_per_learner(client: TestClient, db: Session, 
 
 
 def test_full_view_shows_the_submitted_files(client: TestClient, db: Session, make_user) -> None:  # type: ignore[no-untyped-def]
-    from servelab.accounts import service as accounts
+    from servelab.accounts import users as accounts
 
     learner = make_user(Role.LEARNER)
     token = accounts.create_api_token(db, user=learner)
@@ -233,7 +233,7 @@ def test_full_view_shows_the_submitted_files(client: TestClient, db: Session, ma
 @pytest.mark.postgres
 def test_submit_show_regrade_and_export_on_postgresql(tmp_path: Path, postgres_db: str) -> None:
     """The same flow on PostgreSQL: counts, ordering, queue position and CSV are portable SQL."""
-    from servelab.accounts import service as accounts
+    from servelab.accounts import users as accounts
     from servelab.db.migrate import upgrade
     from servelab.web.app import create_app
 

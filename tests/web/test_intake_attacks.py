@@ -19,7 +19,7 @@ from grading_web_helpers import SLUG, TINY, course_settings
 from sqlmodel import Session
 
 from live_server import LiveServer, live_server
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
 from servelab.db.models import Role

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.migrate import upgrade
 from servelab.db.models import Role
 from servelab.settings import Settings

@@ -13,7 +13,7 @@ from grading_web_helpers import HTML, sample_result, store_submission
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.models import Role, User
 from servelab.db.models.grading import SubmissionStatus
 from servelab.settings import Settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.models import ApiToken, User, WebSession
 from servelab.web.deps import CSRF_COOKIE, SESSION_COOKIE
 from support import PASSWORD, csrf_from, login

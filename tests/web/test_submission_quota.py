@@ -18,7 +18,7 @@ from grading_web_helpers import HTML, SLUG, course_settings, starter_zip, store_
 from sqlmodel import Session, select
 
 from live_server import live_server
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
 from servelab.db.models import Role, User

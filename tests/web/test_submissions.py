@@ -26,7 +26,7 @@ from grading_web_helpers import (
 )
 from sqlmodel import Session
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.models import Role, User
 from servelab.db.models.grading import Submission, SubmissionEvent, SubmissionStatus
 from servelab.settings import Settings

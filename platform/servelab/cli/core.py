@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from sqlmodel import Session
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.accounts.security import verify_password
 from servelab.content.errors import ContentErrors
 from servelab.db import migrate

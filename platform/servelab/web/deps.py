@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.accounts.security import constant_time_equals
 from servelab.content.loader import Course
 from servelab.db.models import User, WebSession

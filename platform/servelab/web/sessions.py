@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.accounts.devices import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_DAYS,

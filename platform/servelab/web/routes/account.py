@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.responses import Response
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.models import User
 from servelab.web.deps import AuthDep, CsrfProtected, CurrentUser, RowId, SessionDep, SettingsDep
 from servelab.web.passwords import PasswordGateDep

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.responses import Response
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.db.models import Role, User
 from servelab.settings import Settings
 from servelab.web.deps import (

@@ -7,7 +7,7 @@ from fastapi import HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from servelab.accounts import service as accounts
+from servelab.accounts import users as accounts
 from servelab.grading import grades, regrade, views
 from servelab.grading.intake import SubmissionRefused
 from servelab.web.deps import (

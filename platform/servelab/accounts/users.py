@@ -1,4 +1,4 @@
-"""Account operations, with keyword-only arguments, used by the web app and the CLI."""
+"""Accounts: users, passwords, browser sessions, API tokens; for the web app and the CLI."""
 
 from __future__ import annotations
 
