@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
 from sqlmodel import Session
 from starlette.responses import Response
 
@@ -34,6 +35,8 @@ from servelab.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 FormStr = Annotated[str, Form()]
+LOGIN_PAGE, SIGNUP_PAGE = "auth/login.html", "auth/signup.html"
+WRONG_LOGIN = "The email or the password is not right."
 
 
 def safe_next(value: str | None) -> str:
@@ -52,81 +55,89 @@ def _start(db: Session, settings: Settings, user: User, next_url: str, *, accoun
     return set_login_cookies(redirect, settings, token=token, account=account)
 
 
+class LoginForm(BaseModel):
+    email: str = ""
+    password: str = ""
+    next: str = "/"
+
+
+class SignupForm(LoginForm):
+    display_name: str = ""
+
+
+def _auth_page(
+    request: Request,
+    template: str,
+    sent: LoginForm | None = None,
+    *,
+    user: User | None = None,
+    error: str | None = None,
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    """The login or sign-up form; after a refusal filled in again (never the password)."""
+    form = {"email": sent.email[:254]} if sent else {}
+    if isinstance(sent, SignupForm):
+        form["display_name"] = sent.display_name[:100]
+    context = {"next": safe_next(sent.next if sent else "/"), "form": form, "error": error}
+    return render(request, template, context, user=user, status_code=status_code)
+
+
 @router.get("/signup")
-def signup_form(request: Request, user: OptionalUser, next: str = "/") -> Response:
-    return render(request, "auth/signup.html", {"next": safe_next(next), "form": {}}, user=user)
+@router.get("/login")
+def auth_form(request: Request, user: OptionalUser, next: str = "/") -> Response:
+    """The empty sign-up or login form."""
+    page = SIGNUP_PAGE if request.url.path == "/signup" else LOGIN_PAGE
+    return _auth_page(request, page, LoginForm(next=next), user=user)
 
 
 @router.post("/signup", dependencies=[CsrfProtected])
 async def signup(
     request: Request,
+    sent: Annotated[SignupForm, Form()],
     db: SessionDep,
     settings: SettingsDep,
     gate: PasswordGateDep,
-    email: FormStr = "",
-    password: FormStr = "",
-    display_name: FormStr = "",
-    next: FormStr = "/",
 ) -> Response:
     try:
         user = await gate.run(
             lambda: accounts.create_user(
-                db, email=email, password=password, display_name=display_name, role=Role.LEARNER
+                db,
+                email=sent.email,
+                password=sent.password,
+                display_name=sent.display_name,
+                role=Role.LEARNER,
             )
         )
     except accounts.AccountError as exc:
-        return render(
-            request,
-            "auth/signup.html",
-            {
-                "next": safe_next(next),
-                "error": str(exc),
-                "form": {"email": email[:254], "display_name": display_name[:100]},
-            },
-            status_code=status.HTTP_400_BAD_REQUEST,
-        )
-    return await run_in_threadpool(_start, db, settings, user, next, account=user.email)
-
-
-@router.get("/login")
-def login_form(request: Request, user: OptionalUser, next: str = "/") -> Response:
-    return render(request, "auth/login.html", {"next": safe_next(next), "form": {}}, user=user)
+        return _auth_page(request, SIGNUP_PAGE, sent, error=str(exc), status_code=400)
+    return await run_in_threadpool(_start, db, settings, user, sent.next, account=user.email)
 
 
 @router.post("/login", dependencies=[CsrfProtected])
 async def login(
     request: Request,
-    db: SessionDep,
-    settings: SettingsDep,
+    sent: Annotated[LoginForm, Form()],
     throttle: LoginThrottleDep,
     gate: PasswordGateDep,
-    email: FormStr = "",
-    password: FormStr = "",
-    next: FormStr = "/",
+    db: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
-    attempt = login_attempt(request, settings, email=email)
-    form = {"next": safe_next(next), "form": {"email": email[:254]}}
+    attempt = login_attempt(request, settings, email=sent.email)
     pause = throttle.pause(attempt)  # before any hashing: a paused guess costs nothing
     if pause is not None:
-        response = render(
-            request,
-            "auth/login.html",
-            {**form, "error": paused_message(pause)},
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        response = _auth_page(
+            request, LOGIN_PAGE, sent, error=paused_message(pause), status_code=429
         )
         response.headers["Retry-After"] = str(pause.retry_after)
         return response
-    user = await gate.run(lambda: accounts.authenticate(db, email=email, password=password))
+    user = await gate.run(
+        lambda: accounts.authenticate(db, email=sent.email, password=sent.password)
+    )
     if user is None:
         throttle.failed(attempt)
-        return render(
-            request,
-            "auth/login.html",
-            {**form, "error": "The email or the password is not right."},
-            status_code=status.HTTP_400_BAD_REQUEST,
-        )
+        return _auth_page(request, LOGIN_PAGE, sent, error=WRONG_LOGIN, status_code=400)
     throttle.succeeded(attempt)
-    return await run_in_threadpool(_start, db, settings, user, next, account=attempt.account)
+    return await run_in_threadpool(_start, db, settings, user, sent.next, account=attempt.account)
 
 
 @router.post("/logout", dependencies=[CsrfProtected])
