@@ -4,13 +4,12 @@ answer key, an explanation or per-option feedback before submission."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from servelab.content.quiz import (
-    CodeOutput,
     MultipleChoice,
-    Numeric,
     Quiz,
     ShowAnswers,
     SingleChoice,
@@ -20,6 +19,16 @@ from servelab.quiz.review import ReviewItem, section_url
 from servelab.quiz.shuffle import PresentedQuestion, presentation
 
 AnswerValue = str | bool | float | list[str] | None
+
+
+def copied(source: object, model: type[BaseModel], **given: Any) -> dict[str, Any]:
+    """`model`'s fields read from `source` by name (those it has), then `given`.
+
+    Only the fields a public model declares are read, so an answer key on the source never
+    comes along.
+    """
+    names = [n for n in model.model_fields if n not in given and hasattr(source, n)]
+    return {n: getattr(source, n) for n in names} | given
 
 
 class OptionPublic(BaseModel):
@@ -44,20 +53,12 @@ class QuestionPublic(BaseModel):
     @classmethod
     def build(cls, slug: str, presented: PresentedQuestion) -> QuestionPublic:
         q = presented.question
-        return cls(
-            id=q.id,
-            type=q.type,
-            prompt=q.prompt,
-            points=q.points,
-            section_url=section_url(slug, q),
-            options=[OptionPublic(id=o.id, text=o.text) for o in presented.options]
+        options = (
+            [OptionPublic(id=o.id, text=o.text) for o in presented.options]
             if isinstance(q, SingleChoice | MultipleChoice)
-            else None,
-            code=q.code if isinstance(q, CodeOutput) else None,
-            language=q.language if isinstance(q, CodeOutput) else None,
-            unit=q.unit if isinstance(q, Numeric) else None,
-            scoring_rule=q.scoring_rule if isinstance(q, MultipleChoice) else None,
+            else None
         )
+        return cls(**copied(q, cls, section_url=section_url(slug, q), options=options))
 
 
 class QuizPublic(BaseModel):
@@ -73,17 +74,8 @@ class QuizPublic(BaseModel):
 
     @classmethod
     def build(cls, slug: str, quiz: Quiz) -> QuizPublic:
-        return cls(
-            slug=slug,
-            title=quiz.title,
-            description=quiz.description,
-            pass_mark=quiz.pass_mark,
-            max_score=quiz.max_score,
-            attempts_allowed=quiz.attempts_allowed,
-            time_limit_minutes=quiz.time_limit_minutes,
-            show_answers=quiz.show_answers,
-            questions=[QuestionPublic.build(slug, p) for p in presentation(quiz, None)],
-        )
+        questions = [QuestionPublic.build(slug, p) for p in presentation(quiz, None)]
+        return cls(**copied(quiz, cls, slug=slug, questions=questions))
 
 
 class AttemptSummary(BaseModel):
@@ -101,19 +93,7 @@ class AttemptSummary(BaseModel):
 
     @classmethod
     def build(cls, attempt: QuizAttempt) -> AttemptSummary:
-        return cls(
-            id=attempt.id or 0,
-            quiz_slug=attempt.quiz_slug,
-            number=attempt.number,
-            status=attempt.status,
-            started_at=attempt.started_at,
-            deadline_at=attempt.deadline_at,
-            submitted_at=attempt.submitted_at,
-            score=attempt.score,
-            max_score=attempt.max_score,
-            percent=attempt.percent,
-            passed=attempt.passed,
-        )
+        return cls(**copied(attempt, AttemptSummary, id=attempt.id or 0))
 
 
 class AttemptPublic(AttemptSummary):
