@@ -46,7 +46,6 @@ def make_celery(settings: Settings) -> Celery:
         # Keep grading through a broker reconnect: the row, not the message, decides.
         worker_cancel_long_running_tasks_on_connection_loss=False,
         broker_transport_options={"socket_connect_timeout": 5, "socket_timeout": 30},
-        worker_hijack_root_logger=False,
         worker_send_task_events=False,
         enable_utc=True,
     )

@@ -159,7 +159,11 @@ def build_worker_app(
     app = make_celery(settings)
     runtime = GradingRuntime(settings, course, grade=grade)
 
-    @app.task(name=GRADE_TASK, acks_late=True, reject_on_worker_lost=True)
+    # A grading that hangs past every deadline frees its process; the watchdog has already
+    # given the job to another attempt by then.
+    longest = max((deadline_seconds_for(course, slug) for slug in course.exercises), default=900)
+
+    @app.task(name=GRADE_TASK, acks_late=True, reject_on_worker_lost=True, time_limit=longest + 60)
     def grade_submission(**message: object) -> str:
         return runtime.run(GradeJob.model_validate(message).submission_id)
 
