@@ -161,10 +161,10 @@ class CeleryWorker:
         self._log.close()
 
 
-def enqueue(settings: Settings, engine, user_id: int, source: Path) -> int:  # type: ignore[no-untyped-def]
+def enqueue(engine, user_id: int, source: Path, slug: str = "tiny-regression") -> int:  # type: ignore[no-untyped-def]
     with Session(engine) as session:
         row = queue.enqueue_submission(
-            session, user_id=user_id, exercise_slug="tiny-regression", source_dir=str(source)
+            session, user_id=user_id, exercise_slug=slug, source_dir=str(source)
         )
         assert row.id is not None
         return row.id

@@ -57,7 +57,7 @@ class Stack:
         return started
 
     def submit(self, source: Path) -> int:
-        return enqueue(self.settings, self.engine, self.user_id, source)
+        return enqueue(self.engine, self.user_id, source)
 
 
 @pytest.fixture

@@ -5,7 +5,10 @@ Celery worker with one process per grading slot (`worker_count`), each grading w
 Docker engine. A task claims its submission's row by compare-and-set, renews the lease while it
 grades and stores the outcome under the lease token, so a second delivery of the same message
 (a killed worker, a broker that redelivers) stores no second result. A delivery for a row whose
-worker is gone takes the job over at once (`recovery.recover_abandoned`).
+worker is gone takes the job over at once (`recovery.recover_abandoned`). A process whose
+Docker engine does not answer claims nothing: it notes why on the submission's timeline, waits
+a little and hands the message back, so another worker grades it, or this one once the engine
+returns; an engine that is away is not the submission's failure and costs it no attempt.
 
 The worker's main process grades nothing: it sweeps what dead workers left on this host, then
 runs a Dispatcher (grading/dispatch.py) that fails over jobs whose worker stopped renewing its
@@ -17,11 +20,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from celery import Celery, bootsteps
+from celery.exceptions import Reject
 from celery.signals import worker_process_init
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -52,6 +57,37 @@ from servelab.settings import Settings
 log = logging.getLogger("servelab.worker")
 
 CELERY_POOL = "celery"  # the pool part of a Celery process's worker id (`owner:celery:0`)
+DOCKER_WAIT_SECONDS = 10.0  # how long a process without Docker holds a message before it
+# hands it back: other workers get it meanwhile, and an engine that is away is not polled hot
+
+
+def docker_unavailable() -> str | None:
+    """Why this host's Docker engine cannot grade now, or None when it answers."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # any failure to reach it: a missing socket, a refusal, a timeout
+        return f"the Docker engine on {processes.HOST} does not answer ({exc})"[:300]
+    return None
+
+
+def _note_waiting(engine: Engine, submission_id: int, why: str) -> None:
+    """Say on a queued submission's timeline why it waits (once, not at every hand-back)."""
+    detail = f"waiting for a worker: {why}"
+    with Session(engine) as session:
+        row = queue.get_submission(session, submission_id=submission_id)
+        if row is None or row.status != SubmissionStatus.QUEUED:
+            return
+        events = queue.get_events(session, submission_id=submission_id)
+        if events and events[-1].detail == detail[:2000]:
+            return
+        queue.add_event(session, submission_id, SubmissionStatus.QUEUED, detail)
+        session.commit()
 
 
 class GradingRuntime:
@@ -59,11 +95,17 @@ class GradingRuntime:
     fork) and a database engine of its own (a connection must not cross a fork)."""
 
     def __init__(
-        self, settings: Settings, course: Course, *, grade: GradeFunction = grade_directory
+        self,
+        settings: Settings,
+        course: Course,
+        *,
+        grade: GradeFunction = grade_directory,
+        docker_problem: Callable[[], str | None] = docker_unavailable,
     ) -> None:
         self.settings = settings
         self.course = course
         self.grade = grade
+        self.docker_problem = docker_problem
         self._engine: Engine | None = None
         self._engine_pid = 0
 
@@ -78,6 +120,12 @@ class GradingRuntime:
     def run(self, submission_id: int) -> str:
         """Grade one delivered submission if it is this delivery's to grade; what happened."""
         engine = self.engine()
+        problem = self.docker_problem()
+        if problem is not None:
+            log.warning("submission %s handed back: %s", submission_id, problem)
+            _note_waiting(engine, submission_id, problem)
+            time.sleep(DOCKER_WAIT_SECONDS)
+            raise Reject(problem, requeue=True)
         worker_id = f"{processes.owner_token()}:{CELERY_POOL}:0"
         with Session(engine) as session:
             status = recovery.recover_abandoned(
