@@ -120,6 +120,10 @@ class GradingRuntime:
     def run(self, submission_id: int) -> str:
         """Grade one delivered submission if it is this delivery's to grade; what happened."""
         engine = self.engine()
+        with Session(engine) as session:
+            row = queue.get_submission(session, submission_id=submission_id)
+            if row is None or row.state.is_final:  # a duplicate: nothing to do, Docker or not
+                return f"skipped: {row.status if row else 'no such submission'}"
         problem = self.docker_problem()
         if problem is not None:
             log.warning("submission %s handed back: %s", submission_id, problem)
