@@ -58,12 +58,20 @@ class Settings(BaseSettings):
     sandbox_runtime: Literal["runc", "runsc"] | None = None
     grader_memory_mb: int = Field(1536, gt=0)  # the hidden suite's container
     grader_cpus: float = Field(1.0, gt=0)
-    worker_count: int = Field(default_factory=lambda: os.cpu_count() or 1)
-    # Reserved: the database is the only queue backend so far. Another value only turns the
-    # embedded pool off by default; redis_url is read by nothing yet.
-    queue_backend: str = "database"
+    # Grading workers per process: threads of the embedded pool or `servelab worker`, or the
+    # Celery worker's processes (one submission each) under the celery backend.
+    worker_count: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # "database": the web app's embedded pool (or `servelab worker`) polls the submission table.
+    # "celery": Celery workers (`servelab worker`) take one task per submission from Redis at
+    # redis_url; the web app only hands queued submissions to the broker.
+    queue_backend: Literal["database", "celery"] = "database"
     redis_url: str = "redis://127.0.0.1:6379/0"
-    job_attempts: int = 2
+    job_attempts: int = Field(2, ge=1)  # platform failures before a submission is dead-lettered
+    # A running job's lease, renewed by its worker; a worker silent this long has lost its jobs.
+    job_lease_seconds: float = Field(30.0, gt=0)
+    # Celery: a queued submission handed to the broker this long ago is sent again (the broker
+    # may have lost it, e.g. a Redis restart without persistence); duplicates are harmless.
+    celery_redispatch_seconds: float = Field(300.0, gt=0)
     # The web app runs the grading worker pool in-process; None means on, except in tests.
     embedded_worker: bool | None = None
     # Uploads unpacked and checked at once per process (each may hold tens of MiB), and how

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from celery_helpers import RedisServer
 from grading_helpers import make_learner
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -44,3 +46,12 @@ def user_id(engine: Engine) -> int:
         user = make_learner(session)
         assert user.id is not None
         return user.id
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test alone on a free loopback port (celery_helpers.RedisServer)."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()

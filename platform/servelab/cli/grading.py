@@ -207,9 +207,15 @@ def _recorded_table(rows: list[dict[str, Cell]]) -> Table:
 
 
 def worker(
-    size: Annotated[int, typer.Option(help="worker threads (0: settings.worker_count)")] = 0,
+    size: Annotated[
+        int, typer.Option(help="gradings at once (0: settings.worker_count, default the cores)")
+    ] = 0,
 ) -> None:
-    """Run grading workers in the foreground until interrupted; drains running jobs on exit."""
+    """Run grading workers in the foreground until interrupted; drains running jobs on exit.
+
+    With SERVELAB_QUEUE_BACKEND=celery this is a Celery worker taking submissions from Redis;
+    otherwise worker threads polling the database queue.
+    """
     from servelab.db.engine import make_engine
     from servelab.grading.worker import WorkerPool
 
@@ -219,6 +225,12 @@ def worker(
     except ContentErrors as exc:
         Console(stderr=True).print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(EXIT_ERROR) from None
+    if settings.queue_backend == "celery":
+        from servelab.grading.tasks import run_celery_worker
+
+        concurrency = size or settings.worker_count
+        typer.echo(f"Celery grading worker with {concurrency} process(es) on {settings.redis_url}")
+        raise typer.Exit(run_celery_worker(settings, course, concurrency=concurrency))
     engine = make_engine(settings)
     pool = WorkerPool(settings, engine, course, size=size or None)
     stop = threading.Event()

@@ -3,10 +3,11 @@
 Portable SQL only (compare-and-set UPDATEs checked by rowcount), so the same code works
 on SQLite and PostgreSQL. A claim carries a random lease token; every later write by the
 worker is conditioned on it, so a worker that lost its job to the watchdog cannot
-overwrite the result of the attempt that replaced it. This table is the only queue backend
-(`settings.queue_backend` is reserved for another); its functions are the interface one would
-keep: enqueue, requeue, claim, record, complete, fail over. Getting jobs back from workers
-that stopped is `recovery`.
+overwrite the result of the attempt that replaced it. This table is the queue of both
+backends: the embedded pool and the database `servelab worker` poll it (`claim_next`); under
+Celery a task per submission claims its own row (`claim_submission`), the broker's message
+being only a wake-up call (`dispatch`). Its functions: enqueue, requeue, claim, record,
+complete, fail over. Getting jobs back from workers that stopped is `recovery`.
 """
 
 from __future__ import annotations
@@ -145,43 +146,69 @@ def claim_next(
     ).all()
     for submission_id, slug in candidates:
         assert submission_id is not None
-        now = utcnow()
-        token = secrets.token_hex(16)
-        result = session.exec(
-            update(Submission)
-            .where(col(Submission.id) == submission_id)
-            .where(col(Submission.status) == SubmissionStatus.QUEUED)
-            .values(
-                status=SubmissionStatus.PREPARING,
-                worker_id=worker_id[:100],
-                lease_token=token,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                deadline_at=now + timedelta(seconds=deadline_seconds(slug)),
-                attempts=Submission.attempts + 1,
-                received_at=now,
-                started_at=None,
-                finished_at=None,
-                graded_at=None,
-                updated_at=now,
-            )
-        )
-        if result.rowcount != 1:
-            session.rollback()
-            continue
-        add_event(session, submission_id, RECEIVED_EVENT, f"claimed by {worker_id}")
-        session.commit()
-        row = session.get(Submission, submission_id)
-        assert row is not None
-        session.refresh(row)
-        return Claim(
-            submission_id=submission_id,
-            token=token,
-            worker_id=worker_id,
-            exercise_slug=row.exercise_slug,
-            source_dir=row.source_dir,
-            attempts=row.attempts,
-        )
+        claim = _claim(session, submission_id, worker_id, lease_seconds, deadline_seconds(slug))
+        if claim is not None:
+            return claim
     return None
+
+
+def claim_submission(
+    session: Session,
+    *,
+    submission_id: int,
+    worker_id: str,
+    lease_seconds: float,
+    deadline_seconds: Callable[[str], float],
+) -> Claim | None:
+    """Claim this submission if it is queued (a Celery task names its job), else None."""
+    slug = session.exec(
+        select(Submission.exercise_slug).where(col(Submission.id) == submission_id)
+    ).first()
+    if slug is None:
+        return None
+    return _claim(session, submission_id, worker_id, lease_seconds, deadline_seconds(slug))
+
+
+def _claim(
+    session: Session, submission_id: int, worker_id: str, lease_seconds: float, deadline: float
+) -> Claim | None:
+    """queued → preparing for worker_id with a new lease token; None when another was first."""
+    now = utcnow()
+    token = secrets.token_hex(16)
+    result = session.exec(
+        update(Submission)
+        .where(col(Submission.id) == submission_id)
+        .where(col(Submission.status) == SubmissionStatus.QUEUED)
+        .values(
+            status=SubmissionStatus.PREPARING,
+            worker_id=worker_id[:100],
+            lease_token=token,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            deadline_at=now + timedelta(seconds=deadline),
+            attempts=Submission.attempts + 1,
+            received_at=now,
+            started_at=None,
+            finished_at=None,
+            graded_at=None,
+            updated_at=now,
+        )
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return None
+    add_event(session, submission_id, RECEIVED_EVENT, f"claimed by {worker_id}")
+    session.commit()
+    row = session.get(Submission, submission_id)
+    assert row is not None
+    session.refresh(row)
+    return Claim(
+        submission_id=submission_id,
+        token=token,
+        worker_id=worker_id,
+        exercise_slug=row.exercise_slug,
+        source_dir=row.source_dir,
+        attempts=row.attempts,
+    )
 
 
 def _owned(claim: Claim):  # type: ignore[no-untyped-def]

@@ -3,7 +3,8 @@
 A dead worker stops renewing its lease and a hung one passes its hard deadline (the watchdog,
 `recover_expired`); after a restart, jobs whose worker is known dead come back at once
 (`recover_interrupted`); a worker that shuts down without draining hands its jobs back
-(`release_claims`). Each uses the queue's compare-and-set updates, so a worker that wakes up
+(`release_claims`); a Celery task delivered again after its worker died takes its job back at
+once (`recover_abandoned`). Each uses the queue's compare-and-set updates, so a worker that wakes up
 late cannot overwrite what replaced it.
 """
 
@@ -88,6 +89,46 @@ def recover_interrupted(
         if submission_id is not None and (worker_id is None or is_dead(worker_id))
     ]
     return _fail_over_each(session, orphaned, max_attempts=max_attempts)
+
+
+def recover_abandoned(
+    session: Session,
+    *,
+    submission_id: int,
+    is_dead: Callable[[str], bool],
+    max_attempts: int,
+    now: datetime | None = None,
+) -> SubmissionStatus | None:
+    """For a task delivered again: fail the job over if it runs under a worker that is gone.
+
+    Gone means known dead on this host, or past its lease or hard deadline. A job held by a
+    live worker is left alone (its message was a duplicate). Returns the row's status after
+    (queued: ready to claim), or None when there is no such submission.
+    """
+    row = session.get(Submission, submission_id)
+    if row is None:
+        return None
+    session.refresh(row)
+    status = SubmissionStatus(row.status)
+    if status not in RUNNING_STATUSES:
+        return status
+    now = now or utcnow()
+    expired = (row.lease_until is None or row.lease_until < now) or (
+        row.deadline_at is not None and row.deadline_at < now
+    )
+    if not expired and not (row.worker_id is None or is_dead(row.worker_id)):
+        return status
+    recovered = retry_or_error(
+        session,
+        submission_id=submission_id,
+        where_token=row.lease_token,
+        detail="delivered again: its worker stopped (killed or lost)",
+        max_attempts=max_attempts,
+    )
+    if recovered is None:  # another worker recovered or claimed it first
+        session.refresh(row)
+        return SubmissionStatus(row.status)
+    return recovered
 
 
 def _fail_over_each(

@@ -26,6 +26,7 @@ from servelab.content.loader import Course, UnknownExercise
 from servelab.db.clock import utcnow
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading import processes, queue, recovery
+from servelab.grading.dispatch import Dispatcher, start_celery_dispatcher
 from servelab.grading.orphans import sweep_job_folders, sweep_orphans
 from servelab.grading.outcome import GradeOutcome
 from servelab.grading.pipeline import grade_directory
@@ -44,11 +45,19 @@ def hard_deadline_seconds(exercise: Exercise) -> float:
     return limits.train_seconds + limits.startup_seconds + limits.test_seconds + 120
 
 
+def deadline_seconds_for(course: Course, slug: str) -> float:
+    """The hard deadline of a job of this exercise (a fallback when it left the course)."""
+    try:
+        return hard_deadline_seconds(course.find_exercise(slug).exercise)
+    except UnknownExercise:
+        return _FALLBACK_DEADLINE
+
+
 class ClaimLost(Exception):
     """The watchdog gave this job to another attempt; stop working on it."""
 
 
-def _worker_is_dead(worker_id: str) -> bool:
+def worker_is_dead(worker_id: str) -> bool:
     """True when worker_id (`owner:pool:n`, see processes.owner_token) names a process or
     pool on this host that is gone; another host's worker is judged by its lease expiry."""
     owner, pool, _n = (["", "", ""] + worker_id.rsplit(":", 2))[-3:]
@@ -96,13 +105,8 @@ class WorkerPool:
     def start(self) -> None:
         """Sweep leftovers, resume interrupted jobs, then start workers and the supervisor."""
         _LIVE_POOLS.add(self.pool_id)
-        self._sweep()
-        with Session(self.engine) as session:
-            resumed = recovery.recover_interrupted(
-                session, is_dead=_worker_is_dead, max_attempts=self.settings.job_attempts
-            )
-        for submission_id, status in resumed:
-            log.info("submission %s interrupted by a restart: now %s", submission_id, status)
+        sweep_leftovers(self.settings)
+        resume_interrupted(self.settings, self.engine)
         for n in range(self.size):
             worker_id = f"{processes.owner_token()}:{self.pool_id}:{n}"
             thread = threading.Thread(
@@ -144,21 +148,6 @@ class WorkerPool:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _sweep(self) -> None:
-        try:
-            sweep_orphans()
-        except Exception:  # Docker may be down; grading then fails over with the reason
-            log.exception("could not sweep orphaned containers")
-        removed = sweep_job_folders(self.settings)
-        if removed:
-            log.info("removed %s job folders left by a crash", removed)
-
-    def _deadline_for(self, slug: str) -> float:
-        try:
-            return hard_deadline_seconds(self.course.find_exercise(slug).exercise)
-        except UnknownExercise:
-            return _FALLBACK_DEADLINE
-
     def _work(self, worker_id: str) -> None:
         while not self._stopping.is_set():
             try:
@@ -167,7 +156,7 @@ class WorkerPool:
                         session,
                         worker_id=worker_id,
                         lease_seconds=self.lease_seconds,
-                        deadline_seconds=self._deadline_for,
+                        deadline_seconds=lambda slug: deadline_seconds_for(self.course, slug),
                     )
             except Exception:
                 log.exception("could not claim a job")
@@ -186,41 +175,7 @@ class WorkerPool:
                 self.processed += 1
 
     def _process(self, claim: queue.Claim) -> None:
-        def on_phase(status: SubmissionStatus) -> None:
-            with Session(self.engine) as session:
-                if not queue.record_phase(session, claim, status):
-                    raise ClaimLost(f"submission {claim.submission_id} was taken over")
-
-        log.info("grading submission %s (attempt %s)", claim.submission_id, claim.attempts)
-        try:
-            exercise = self.course.find_exercise(claim.exercise_slug, for_grading=True)
-            outcome = self.grade(
-                Path(claim.source_dir),
-                exercise,
-                self.settings,
-                on_phase=on_phase,
-                submission_id=claim.submission_id,
-            )
-        except UnknownExercise as exc:  # a platform problem: the exercise left the course
-            outcome = GradeOutcome(SubmissionStatus.ERROR, log_excerpt=exc.message)
-        except Exception as exc:
-            log.exception("grading submission %s crashed", claim.submission_id)
-            outcome = GradeOutcome(SubmissionStatus.ERROR, log_excerpt=f"{exc!r}")
-        finished = utcnow()
-        with Session(self.engine) as session:
-            if outcome.status == SubmissionStatus.ERROR:
-                status = queue.fail_over(
-                    session,
-                    claim,
-                    detail=outcome.log_excerpt or "platform error",
-                    max_attempts=self.settings.job_attempts,
-                    phase_seconds=outcome.phase_seconds,
-                )
-                log.warning("submission %s: platform error, now %s", claim.submission_id, status)
-                return
-            stored = queue.complete(session, claim, outcome, finished_at=finished)
-            if not stored:
-                log.warning("submission %s: result dropped, claim lost", claim.submission_id)
+        grade_claim(self.settings, self.engine, self.course, claim, grade=self.grade)
 
     def _supervise(self) -> None:
         last_watchdog = 0.0
@@ -242,6 +197,80 @@ class WorkerPool:
                 log.exception("watchdog pass failed")
 
 
+def sweep_leftovers(settings: Settings) -> None:
+    """Remove the containers and job folders of worker processes on this host that are gone."""
+    try:
+        sweep_orphans()
+    except Exception:  # Docker may be down; grading then fails over with the reason
+        log.exception("could not sweep orphaned containers")
+    removed = sweep_job_folders(settings)
+    if removed:
+        log.info("removed %s job folders left by a crash", removed)
+
+
+def resume_interrupted(settings: Settings, engine: Engine) -> None:
+    """Queue again the running jobs whose worker on this host is gone (a restart or crash)."""
+    with Session(engine) as session:
+        resumed = recovery.recover_interrupted(
+            session, is_dead=worker_is_dead, max_attempts=settings.job_attempts
+        )
+    for submission_id, status in resumed:
+        log.info("submission %s interrupted by a restart: now %s", submission_id, status)
+
+
+def grade_claim(
+    settings: Settings,
+    engine: Engine,
+    course: Course,
+    claim: queue.Claim,
+    *,
+    grade: GradeFunction = grade_directory,
+) -> SubmissionStatus | None:
+    """Grade one claimed job and store its outcome; a platform error fails it over.
+
+    Every phase is recorded under the claim's lease token, so a job taken over by another
+    worker stops at its next phase (ClaimLost) and its result is never stored twice.
+    Returns the status stored, or None when the claim was lost.
+    """
+
+    def on_phase(status: SubmissionStatus) -> None:
+        with Session(engine) as session:
+            if not queue.record_phase(session, claim, status):
+                raise ClaimLost(f"submission {claim.submission_id} was taken over")
+
+    log.info("grading submission %s (attempt %s)", claim.submission_id, claim.attempts)
+    try:
+        exercise = course.find_exercise(claim.exercise_slug, for_grading=True)
+        outcome = grade(
+            Path(claim.source_dir),
+            exercise,
+            settings,
+            on_phase=on_phase,
+            submission_id=claim.submission_id,
+        )
+    except UnknownExercise as exc:  # a platform problem: the exercise left the course
+        outcome = GradeOutcome(SubmissionStatus.ERROR, log_excerpt=exc.message)
+    except Exception as exc:
+        log.exception("grading submission %s crashed", claim.submission_id)
+        outcome = GradeOutcome(SubmissionStatus.ERROR, log_excerpt=f"{exc!r}")
+    finished = utcnow()
+    with Session(engine) as session:
+        if outcome.status == SubmissionStatus.ERROR:
+            status = queue.fail_over(
+                session,
+                claim,
+                detail=outcome.log_excerpt or "platform error",
+                max_attempts=settings.job_attempts,
+                phase_seconds=outcome.phase_seconds,
+            )
+            log.warning("submission %s: platform error, now %s", claim.submission_id, status)
+            return status
+        if not queue.complete(session, claim, outcome, finished_at=finished):
+            log.warning("submission %s: result dropped, claim lost", claim.submission_id)
+            return None
+        return outcome.status
+
+
 def embedded_pool_enabled(settings: Settings) -> bool:
     """settings.embedded_worker, where None means on except in tests."""
     if settings.embedded_worker is None:
@@ -249,8 +278,18 @@ def embedded_pool_enabled(settings: Settings) -> bool:
     return settings.embedded_worker
 
 
-def start_embedded_pool(settings: Settings, engine: Engine, course: Course) -> WorkerPool | None:
-    """The web app's in-process pool (None when disabled); call `stop()` at shutdown."""
+def start_embedded_pool(
+    settings: Settings, engine: Engine, course: Course
+) -> WorkerPool | Dispatcher | None:
+    """What the web app runs for grading; call `stop()` at shutdown.
+
+    Under the celery backend a Dispatcher that hands queued submissions to the broker (the web
+    app grades nothing); otherwise the in-process pool when enabled, or None.
+    """
+    if settings.queue_backend == "celery":
+        dispatcher = start_celery_dispatcher(settings, engine)
+        log.info("queued submissions go to Celery workers through %s", settings.redis_url)
+        return dispatcher
     if not embedded_pool_enabled(settings):
         return None
     pool = WorkerPool(settings, engine, course)

@@ -12,7 +12,11 @@ from servelab.db.clock import utcnow
 
 
 class SubmissionStatus(StrEnum):
-    """queued → preparing → training → starting → testing → graded | failed | error."""
+    """queued → preparing → training → starting → testing → graded | failed | error.
+
+    `error` is the dead-letter state: the platform failed on every attempt (`job_attempts`);
+    the reason is in `log_excerpt` and the timeline, and an instructor can queue it again.
+    """
 
     QUEUED = "queued"
     PREPARING = "preparing"
@@ -75,6 +79,10 @@ class Submission(SQLModel, table=True):
     lease_token: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = None
     deadline_at: datetime | None = None
+    # Celery mode: when this queued row was last handed to the broker. The row is the job and
+    # the message only a wake-up call, so a row queued since its last dispatch (or dispatched
+    # long ago: the broker may have lost it) is sent again (grading/dispatch.py).
+    dispatched_at: datetime | None = None
 
     requested_at: datetime = Field(default_factory=utcnow)
     queued_at: datetime | None = None

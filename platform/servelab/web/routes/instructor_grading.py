@@ -1,5 +1,6 @@
 """Routes: the instructor area's grading side (index, results per exercise, full view, regrade,
-grades CSV). Every route requires an instructor; learners get 403."""
+grades CSV, the dead letters and their retry). Every route requires an instructor; learners
+get 403."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from servelab.accounts import users as accounts
-from servelab.grading import grades, regrade, views
+from servelab.grading import dead_letter, grades, regrade, views
 from servelab.grading.intake import SubmissionRefused
 from servelab.web.deps import (
     CourseDep,
@@ -144,4 +145,26 @@ def regrade_one(
     wake_workers(pool)
     return RedirectResponse(
         f"/instructor/submissions/{submission.id}", status_code=status.HTTP_303_SEE_OTHER
+    )
+
+
+@router.get("/dead-letters")
+def dead_letters(
+    request: Request, user: InstructorUser, db: SessionDep, retried: int | None = None
+) -> Response:
+    """Submissions the platform failed to grade on every attempt, with the reason."""
+    return render(
+        request,
+        "instructor/dead_letters.html",
+        {"letters": dead_letter.dead_letters(db), "retried": retried},
+        user=user,
+    )
+
+
+@router.post("/dead-letters/retry", dependencies=[CsrfProtected])
+def retry_dead_letters(user: InstructorUser, db: SessionDep, pool: PoolDep) -> Response:
+    retried = dead_letter.retry_dead_letters(db, by=user)
+    wake_workers(pool)
+    return RedirectResponse(
+        f"/instructor/dead-letters?retried={retried}", status_code=status.HTTP_303_SEE_OTHER
     )
