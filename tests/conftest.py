@@ -175,6 +175,7 @@ def grader_image(runtime_image: str) -> str:
 SERVICE_FIXTURES = {
     "docker": {"docker_client", "runtime_image", "grader_image", "grading_settings"},
     "postgres": {"postgres_url", "postgres_db"},
+    "redis": {"redis_url", "redis_db"},
 }
 
 
