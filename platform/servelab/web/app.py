@@ -96,6 +96,7 @@ def _set_shared_limits(app: FastAPI, settings: Settings) -> None:
     per_user, total = settings.max_event_streams_per_user, settings.max_event_streams
     if settings.limits_backend == "redis":
         client = redis_client(settings.redis_url)
+        app.state.limits_store = client  # /readyz checks it answers
         app.state.login_throttle = login_throttle(settings, redis_counters(client))
         app.state.stream_slots = RedisStreamSlots(
             client, per_user=per_user, total=total, lease_seconds=SLOT_LEASE_SECONDS

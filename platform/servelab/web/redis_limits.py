@@ -13,8 +13,10 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from typing import Annotated
 
 import redis
+from fastapi import Depends, Request
 
 from servelab.accounts.security import token_digest
 from servelab.accounts.throttle import CounterFactory, WindowCounter
@@ -73,6 +75,14 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(
         url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
     )
+
+
+def get_limits_store(request: Request) -> redis.Redis | None:
+    """The app's Redis client for the shared limits; None when they are kept in memory."""
+    return getattr(request.app.state, "limits_store", None)
+
+
+LimitsStoreDep = Annotated[redis.Redis | None, Depends(get_limits_store)]
 
 
 class RedisWindowCounter:
