@@ -77,6 +77,7 @@ def test_a_counter_pauses_after_the_limit_and_recovers_after_the_window(
     assert counter.retry_after("a") is None
 
 
+@pytest.mark.redis
 def test_a_counter_in_redis_keeps_only_what_changes_the_answer(redis_db: str) -> None:
     """Each key holds at most `limit` stamps and expires with its window: guesses at
     unique emails cannot fill Redis, and the stored keys name no email."""
