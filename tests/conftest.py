@@ -175,6 +175,7 @@ def grader_image(runtime_image: str) -> str:
 SERVICE_FIXTURES = {
     "docker": {"docker_client", "runtime_image", "grader_image", "grading_settings"},
     "postgres": {"postgres_url", "postgres_db"},
+    "redis": {"redis_url", "redis_db"},
 }
 
 
@@ -190,3 +191,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             "tests without the marker their fixtures need:\n" + "\n".join(unmarked)
         )
+
+
+# --- Redis: one throwaway server per test session (tests/redis_server.py) ----------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's Redis (redis-server on a free loopback port); tests empty it first
+    through `redis_db`."""
+    from redis_server import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_db(redis_url: str) -> Iterator[str]:
+    """The session's Redis, emptied for this test; yields its URL."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    yield redis_url

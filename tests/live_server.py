@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +60,11 @@ class LiveServer:
         transport = httpx.HTTPTransport(local_address=source) if source else None
         return httpx.Client(base_url=self.base_url, transport=transport, **kwargs)  # type: ignore[arg-type]
 
+    def children(self) -> list[int]:
+        """The server's child processes (the web workers of `serve --workers N`)."""
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 
@@ -105,11 +110,16 @@ class PeakMemory:
 
 @contextmanager
 def live_server(
-    settings: Settings, tmp_path: Path | None = None, **env: str
+    settings: Settings,
+    tmp_path: Path | None = None,
+    *,
+    serve_args: Sequence[str] = (),
+    **env: str,
 ) -> Iterator[LiveServer]:
-    """Migrate settings' database, then run `servelab serve` on a free loopback port with
-    those settings (plus `env`, SERVELAB_* values) until the block ends. No grading workers
-    run in it unless `env` asks for them; its log goes to tmp_path (default: the var folder)."""
+    """Migrate settings' database, then run `servelab serve` (plus `serve_args`, such as
+    `--workers 2`) on a free loopback port with those settings (plus `env`, SERVELAB_*
+    values) until the block ends. No grading workers run in it unless `env` asks for them;
+    its log goes to tmp_path (default: the var folder)."""
     upgrade(settings)
     port = free_port()
     environment = {
@@ -131,7 +141,7 @@ def live_server(
     log_path = folder / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "servelab", "serve"],
+            [sys.executable, "-m", "servelab", "serve", *serve_args],
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -79,12 +79,20 @@ class Settings(BaseSettings):
     intake_concurrency: int = Field(2, ge=1)
     intake_wait_seconds: float = Field(15.0, gt=0)
 
+    # Where the login throttle and the live-stream caps are counted (web/redis_limits.py):
+    # "memory" (one web process) or "redis" (every web process sharing redis_url). None:
+    # redis when SERVELAB_REDIS_URL is set or the queue backend is celery, else memory.
+    limits_backend: Literal["memory", "redis"] | None = None
+
     @model_validator(mode="after")
     def _derive_and_check(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'servelab.db'}"
         if self.database_pool_size is None:
             self.database_pool_size = self.worker_count + 10
+        if self.limits_backend is None:
+            shared = "redis_url" in self.model_fields_set or self.queue_backend == "celery"
+            self.limits_backend = "redis" if shared else "memory"
         if self.environment == "production" and self.secret_key == _DEV_SECRET:
             raise ValueError("SERVELAB_SECRET_KEY must be set to a random value in production")
         if self.environment == "production" and not self.https:

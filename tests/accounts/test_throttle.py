@@ -1,5 +1,6 @@
-"""Failed-login throttling: the counters, the three windows, and a real server that keeps
-an attacker's failures from locking the owner out from another address."""
+"""Failed-login throttling: the counters, the three windows (each in memory and in a real
+Redis), and a real server that keeps an attacker's failures from locking the owner out from
+another address."""
 
 from __future__ import annotations
 
@@ -8,19 +9,23 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from live_server import live_server
 from servelab.accounts import users as accounts
 from servelab.accounts.throttle import (
+    CounterFactory,
     LoginAttempt,
     LoginThrottle,
     PauseReason,
     SlidingWindowCounter,
+    WindowCounter,
 )
 from servelab.db.engine import make_engine
 from servelab.settings import Settings
+from servelab.web.redis_limits import RedisWindowCounter, redis_counters
 from support import PASSWORD, csrf_from
 
 OWNER = "owner@example.org"
@@ -34,9 +39,31 @@ class FakeClock:
         return self.now
 
 
-def test_a_counter_pauses_after_the_limit_and_recovers_after_the_window() -> None:
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def store(request: pytest.FixtureRequest) -> redis.Redis | None:
+    """Where the windows are counted: None for this process's memory, else a real Redis."""
+    if request.param == "memory":
+        return None
+    client = redis.Redis.from_url(request.getfixturevalue("redis_db"))
+    request.addfinalizer(client.close)
+    return client
+
+
+def _counter(store: redis.Redis | None, clock: FakeClock, *, limit: int) -> WindowCounter:
+    if store is None:
+        return SlidingWindowCounter(limit=limit, window_seconds=60, clock=clock)
+    return RedisWindowCounter(store, name="test", limit=limit, window_seconds=60, clock=clock)
+
+
+def _counters(store: redis.Redis | None, clock: FakeClock) -> CounterFactory | None:
+    return None if store is None else redis_counters(store, clock)
+
+
+def test_a_counter_pauses_after_the_limit_and_recovers_after_the_window(
+    store: redis.Redis | None,
+) -> None:
     clock = FakeClock()
-    counter = SlidingWindowCounter(limit=3, window_seconds=60, clock=clock)
+    counter = _counter(store, clock, limit=3)
     for _ in range(3):
         assert counter.retry_after("a") is None
         counter.add("a")
@@ -45,6 +72,23 @@ def test_a_counter_pauses_after_the_limit_and_recovers_after_the_window() -> Non
     assert counter.retry_after("b") is None  # other keys are unaffected
     clock.now += 58
     assert counter.retry_after("a") is None
+    counter.add("a")
+    counter.clear("a")
+    assert counter.retry_after("a") is None
+
+
+@pytest.mark.redis
+def test_a_counter_in_redis_keeps_only_what_changes_the_answer(redis_db: str) -> None:
+    """Each key holds at most `limit` stamps and expires with its window: guesses at
+    unique emails cannot fill Redis, and the stored keys name no email."""
+    store = redis.Redis.from_url(redis_db)
+    counter = RedisWindowCounter(store, name="pair", limit=3, window_seconds=60, clock=FakeClock())
+    for _ in range(10):
+        counter.add("someone@example.org")
+    (key,) = store.keys("*")
+    assert b"someone" not in key and store.zcard(key) == 3
+    assert 0 < store.pttl(key) <= 60_000
+    store.close()
 
 
 def test_a_counter_holds_a_bounded_number_of_keys() -> None:
@@ -56,18 +100,19 @@ def test_a_counter_holds_a_bounded_number_of_keys() -> None:
     assert len(counter) == 3
 
 
-def _throttle(clock: FakeClock) -> LoginThrottle:
+def _throttle(clock: FakeClock, store: redis.Redis | None) -> LoginThrottle:
     return LoginThrottle(
         max_failures=3,
         max_failures_per_address=5,
         max_failures_per_account=4,
         window_seconds=900,
         clock=clock,
+        counters=_counters(store, clock),
     )
 
 
-def test_failures_from_one_address_do_not_pause_another() -> None:
-    throttle = _throttle(FakeClock())
+def test_failures_from_one_address_do_not_pause_another(store: redis.Redis | None) -> None:
+    throttle = _throttle(FakeClock(), store)
     attacker = LoginAttempt(account=OWNER, address="203.0.113.9")
     for _ in range(3):
         throttle.failed(attacker)
@@ -76,8 +121,8 @@ def test_failures_from_one_address_do_not_pause_another() -> None:
     assert throttle.pause(LoginAttempt(account=OWNER, address="198.51.100.7")) is None
 
 
-def test_one_address_guessing_at_many_accounts_is_paused() -> None:
-    throttle = _throttle(FakeClock())
+def test_one_address_guessing_at_many_accounts_is_paused(store: redis.Redis | None) -> None:
+    throttle = _throttle(FakeClock(), store)
     for n in range(5):
         throttle.failed(LoginAttempt(account=f"user{n}@example.org", address="203.0.113.9"))
     pause = throttle.pause(LoginAttempt(account="next@example.org", address="203.0.113.9"))
@@ -85,8 +130,10 @@ def test_one_address_guessing_at_many_accounts_is_paused() -> None:
     assert throttle.pause(LoginAttempt(account="next@example.org", address="198.51.100.7")) is None
 
 
-def test_many_addresses_guessing_at_one_account_pause_only_unknown_browsers() -> None:
-    throttle = _throttle(FakeClock())
+def test_many_addresses_guessing_at_one_account_pause_only_unknown_browsers(
+    store: redis.Redis | None,
+) -> None:
+    throttle = _throttle(FakeClock(), store)
     for n in range(4):
         throttle.failed(LoginAttempt(account=OWNER, address=f"203.0.113.{n}"))
     pause = throttle.pause(LoginAttempt(account=OWNER, address="198.51.100.7"))
@@ -95,8 +142,8 @@ def test_many_addresses_guessing_at_one_account_pause_only_unknown_browsers() ->
     assert throttle.pause(owner) is None
 
 
-def test_a_known_browser_counts_its_own_failures() -> None:
-    throttle = _throttle(FakeClock())
+def test_a_known_browser_counts_its_own_failures(store: redis.Redis | None) -> None:
+    throttle = _throttle(FakeClock(), store)
     laptop = LoginAttempt(account=OWNER, address="198.51.100.7", device="laptop")
     for _ in range(3):
         throttle.failed(laptop)
@@ -107,8 +154,8 @@ def test_a_known_browser_counts_its_own_failures() -> None:
     assert throttle.pause(LoginAttempt(account=OWNER, address="198.51.100.7")) is None
 
 
-def test_a_success_clears_only_its_own_count() -> None:
-    throttle = _throttle(FakeClock())
+def test_a_success_clears_only_its_own_count(store: redis.Redis | None) -> None:
+    throttle = _throttle(FakeClock(), store)
     attempt = LoginAttempt(account=OWNER, address="198.51.100.7")
     for _ in range(2):
         throttle.failed(attempt)
@@ -156,6 +203,25 @@ def test_the_login_form_refuses_even_the_right_password_while_paused(
             assert _login(elsewhere, user.email, PASSWORD).status_code == 303
         clock.now += 901
         assert _login(client, user.email, PASSWORD).status_code == 303
+
+
+def test_a_login_is_refused_with_503_when_the_shared_store_does_not_answer(
+    tmp_path: Path,
+) -> None:
+    """Redis down: no guess goes uncounted, and the person gets a message, not a 500."""
+    from live_server import free_port
+    from servelab.db.migrate import upgrade
+    from servelab.web.app import create_app
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    settings = Settings(environment="test", var_dir=tmp_path / "shared", redis_url=dead)
+    assert settings.limits_backend == "redis"  # setting SERVELAB_REDIS_URL shares the limits
+    upgrade(settings)
+    with TestClient(create_app(settings)) as client:
+        refused = _login(client, OWNER, PASSWORD)
+    assert refused.status_code == 503
+    assert "cannot check login attempts right now" in refused.json()["detail"]
+    assert refused.headers["retry-after"] == "30"
 
 
 # --- the lockout from another address, on a real server --------------------------------------

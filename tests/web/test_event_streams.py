@@ -1,6 +1,6 @@
 """Live progress streams (SSE) hold no database connection and are capped per person and
-in total: the slots, and 50 streams against a real server on PostgreSQL while another
-user's requests keep answering."""
+in total: the slots (in memory and in a real Redis), and 50 streams against a real server
+on PostgreSQL while another user's requests keep answering."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import redis
 from grading_web_helpers import store_submission
 from sqlmodel import Session
 
@@ -22,13 +23,40 @@ from servelab.db.engine import make_engine
 from servelab.db.models import User
 from servelab.db.models.grading import SubmissionStatus
 from servelab.settings import Settings
-from servelab.web.streams import StreamRefused, StreamSlots
+from servelab.web.redis_limits import RedisStreamSlots
+from servelab.web.streams import MemoryStreamSlots, StreamRefused, StreamSlots
 
 SLUG = "fastapi-for-ml-apis"
 
 
-def test_slots_are_capped_per_user_and_in_total_and_given_back_once() -> None:
-    slots = StreamSlots(per_user=2, total=3)
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def slots_store(request: pytest.FixtureRequest) -> redis.Redis | None:
+    """Where the slots are counted: None for this process's memory, else a real Redis."""
+    if request.param == "memory":
+        return None
+    client = redis.Redis.from_url(request.getfixturevalue("redis_db"))
+    request.addfinalizer(client.close)
+    return client
+
+
+def _slots(store: redis.Redis | None, *, per_user: int, total: int) -> StreamSlots:
+    if store is None:
+        return MemoryStreamSlots(per_user=per_user, total=total)
+    return RedisStreamSlots(store, per_user=per_user, total=total, lease_seconds=60)
+
+
+def test_slots_are_capped_per_user_and_in_total_and_given_back_once(
+    slots_store: redis.Redis | None,
+) -> None:
+    slots = _slots(slots_store, per_user=2, total=3)
     first, second = slots.acquire(1), slots.acquire(1)
     refused = slots.acquire(1)
     assert isinstance(refused, StreamRefused) and "2 live progress views" in refused.message
@@ -42,6 +70,36 @@ def test_slots_are_capped_per_user_and_in_total_and_given_back_once() -> None:
     assert not isinstance(slots.acquire(3), StreamRefused)
     assert isinstance(slots.acquire(4), StreamRefused)
     assert not isinstance(second, StreamRefused)
+
+
+@pytest.mark.redis
+def test_slots_in_redis_are_shared_and_a_lost_slot_expires_after_its_lease(redis_db: str) -> None:
+    """Two web processes, each with its own client, see one count; a slot its process never
+    gave back (it died) is free again once its lease has passed."""
+    clock = FakeClock()
+    clients = [redis.Redis.from_url(redis_db) for _ in range(2)]
+    one, other = (
+        RedisStreamSlots(c, per_user=2, total=10, lease_seconds=60, clock=clock) for c in clients
+    )
+    assert not isinstance(one.acquire(7), StreamRefused)
+    assert not isinstance(other.acquire(7), StreamRefused)
+    refused = one.acquire(7)
+    assert isinstance(refused, StreamRefused) and "2 live progress views" in refused.message
+    assert other.open_streams(7) == 2 and other.open_streams() == 2
+    clock.now += 61  # neither slot was given back
+    assert one.open_streams(7) == 0
+    assert not isinstance(other.acquire(7), StreamRefused)
+    for client in clients:
+        client.close()
+
+
+def test_slots_refuse_clearly_when_redis_does_not_answer() -> None:
+    """No Redis on that port: the stream is refused with a message, never a 500."""
+    from live_server import free_port
+
+    client = redis.Redis(port=free_port(), socket_connect_timeout=1)
+    refused = RedisStreamSlots(client, per_user=2, total=3, lease_seconds=60).acquire(1)
+    assert isinstance(refused, StreamRefused) and "refreshes by itself" in refused.message
 
 
 def _connections(database_url: str) -> int:

@@ -35,6 +35,26 @@ def test_readyz_is_503_when_the_schema_is_missing(settings: Settings) -> None:
     assert "servelab db upgrade" in r.json()["checks"]["migrations"]
 
 
+@pytest.mark.redis
+def test_readyz_checks_the_shared_limits_store_when_there_is_one(
+    migrated: Settings, redis_db: str
+) -> None:
+    from live_server import free_port
+    from servelab.web.app import create_app
+
+    dead = migrated.model_copy(
+        update={"limits_backend": "redis", "redis_url": f"redis://127.0.0.1:{free_port()}/0"}
+    )
+    live = migrated.model_copy(update={"limits_backend": "redis", "redis_url": redis_db})
+    with TestClient(create_app(live)) as client:
+        ready = client.get("/readyz")
+    with TestClient(create_app(dead)) as client:
+        unready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["limits_store"] == "ok"
+    assert unready.status_code == 503
+    assert unready.json()["checks"]["limits_store"].startswith("unreachable")
+
+
 def test_metrics_in_prometheus_text(client: TestClient) -> None:
     client.get("/healthz")
     r = client.get("/metrics")

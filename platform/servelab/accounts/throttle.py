@@ -12,8 +12,11 @@ A browser that has logged in to an account before carries a signed device cookie
 (`devices.py`); its failures are counted for that browser alone and none of the other
 pauses apply to it, so a distributed attack on an account does not lock its owner out.
 
-Kept in memory per process: enough for the embedded deployment; a restart only forgets
-recent failures. The number of keys is bounded, so unique emails cannot grow it forever.
+The windows are `WindowCounter`s. The zero-configuration default keeps them in memory per
+process (`SlidingWindowCounter`): enough for one web process; a restart only forgets recent
+failures, and the number of keys is bounded, so unique emails cannot grow it forever. With
+several web processes they live in Redis instead (`web/redis_limits.py`), so a guesser gets
+the same number of tries however the requests are spread over processes and hosts.
 """
 
 from __future__ import annotations
@@ -24,12 +27,33 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 MAX_KEYS = 100_000
 
 
+class WindowCounter(Protocol):
+    """Events per key within a sliding window; past `limit` events, the key must wait."""
+
+    limit: int
+
+    def retry_after(self, key: str) -> int | None:
+        """Seconds until `key` may try again, or None when it may try now."""
+        ...
+
+    def add(self, key: str) -> None: ...
+
+    def clear(self, key: str) -> None: ...
+
+
+class CounterFactory(Protocol):
+    """Makes the counter of one window (`name` tells the windows apart in a shared store)."""
+
+    def __call__(self, *, name: str, limit: int, window_seconds: float) -> WindowCounter: ...
+
+
 class SlidingWindowCounter:
-    """Counts events per key within a sliding window; past `limit`, the key must wait."""
+    """A `WindowCounter` in this process's memory, with at most `max_keys` keys."""
 
     def __init__(
         self,
@@ -123,13 +147,19 @@ class LoginThrottle:
         max_failures_per_account: int,
         window_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        counters: CounterFactory | None = None,
     ) -> None:
-        def counter(limit: int) -> SlidingWindowCounter:
+        def in_memory(*, name: str, limit: int, window_seconds: float) -> WindowCounter:
             return SlidingWindowCounter(limit=limit, window_seconds=window_seconds, clock=clock)
 
-        self.pair = counter(max_failures)
-        self.address = counter(max_failures_per_address)
-        self.account = counter(max_failures_per_account)
+        make = counters or in_memory
+        self.pair = make(name="pair", limit=max_failures, window_seconds=window_seconds)
+        self.address = make(
+            name="address", limit=max_failures_per_address, window_seconds=window_seconds
+        )
+        self.account = make(
+            name="account", limit=max_failures_per_account, window_seconds=window_seconds
+        )
 
     def pause(self, attempt: LoginAttempt) -> Pause | None:
         """The pause that applies to this attempt now, or None when it may go ahead."""

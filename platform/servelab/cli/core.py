@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from fastapi import FastAPI
 from sqlmodel import Session
 
 from servelab.accounts import users as accounts
@@ -62,6 +63,15 @@ def _schema_is_current(settings: Settings) -> tuple[bool, str]:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (SERVELAB_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (SERVELAB_PORT).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Web processes sharing the port (uvicorn workers). More than one needs the "
+            "limits in Redis (SERVELAB_REDIS_URL) in production.",
+        ),
+    ] = 1,
 ) -> None:
     """Start the web app (refuses to start on invalid content or an old database schema)."""
     import uvicorn
@@ -71,22 +81,75 @@ def serve(
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # /readyz checks the schema often
+    _configure_logging(settings)
     current, detail = _schema_is_current(settings)
     if not current:
         raise _fail(f"The database schema is not current ({detail}). Run `servelab db upgrade`.")
     try:
-        web_app = create_app(settings)
+        web_app = create_app(settings)  # each worker builds its own; this checks the content
     except ContentErrors as exc:
         raise _report_content_errors(exc) from exc
+    if workers > 1:
+        _check_several_workers(settings, workers)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.secho(f"ServeLab is running on http://{shown_host}:{port}", fg=typer.colors.GREEN)
     for email, password in _demo_logins(settings):
         typer.echo(f"  demo login: {email} / {password}")
-    uvicorn.run(web_app, host=host, port=port, access_log=False, log_config=None)
+    if workers == 1:
+        uvicorn.run(web_app, host=host, port=port, access_log=False, log_config=None)
+        return
+    # Several processes: uvicorn starts each from an import string, so each builds its own
+    # app (engine, pools) after the fork; the parent only supervises and restarts them.
+    uvicorn.run(
+        "servelab.cli.core:served_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+    )
+
+
+def served_app() -> FastAPI:
+    """The app of one of `serve --workers N`'s processes (uvicorn calls it in each)."""
+    from servelab.web.app import create_app
+
+    settings = get_settings()
+    _configure_logging(settings)
+    return create_app(settings)
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # /readyz checks the schema often
+
+
+def _check_several_workers(settings: Settings, workers: int) -> None:
+    """Several web processes count logins and streams together only in Redis: refuse
+    per-process limits in production (a guesser would get `workers` times the tries)."""
+    from servelab.grading.worker import embedded_pool_enabled
+
+    if settings.limits_backend == "memory":
+        if settings.environment == "production":
+            raise _fail(
+                f"--workers {workers} needs the login throttle and stream limits in Redis: "
+                "set SERVELAB_REDIS_URL (or SERVELAB_LIMITS_BACKEND=redis)."
+            )
+        typer.secho(
+            f"Note: the login throttle and stream limits are counted per process ({workers} "
+            "processes); set SERVELAB_REDIS_URL to share them.",
+            fg=typer.colors.YELLOW,
+        )
+    if embedded_pool_enabled(settings):
+        typer.secho(
+            f"Note: each of the {workers} processes runs its own grading pool of "
+            f"{settings.worker_count} (up to {workers * settings.worker_count} at once); set "
+            "SERVELAB_EMBEDDED_WORKER=false and run `servelab worker` to grade elsewhere.",
+            fg=typer.colors.YELLOW,
+        )
 
 
 def _demo_logins(settings: Settings) -> list[tuple[str, str]]:

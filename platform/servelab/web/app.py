@@ -25,10 +25,11 @@ from servelab.web.body_limit import BodySizeLimitMiddleware, refuse_declared_ove
 from servelab.web.deps import CSRF_COOKIE, LoginRequired
 from servelab.web.errors import install_error_handlers
 from servelab.web.passwords import PasswordGate
+from servelab.web.redis_limits import RedisStreamSlots, redis_client, redis_counters
 from servelab.web.routes import ALL_ROUTERS
 from servelab.web.security_headers import SecurityHeadersMiddleware
 from servelab.web.sessions import login_throttle
-from servelab.web.streams import StreamSlots
+from servelab.web.streams import SLOT_LEASE_SECONDS, MemoryStreamSlots
 
 log = logging.getLogger("servelab.http")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -81,14 +82,28 @@ def _set_state(app: FastAPI, settings: Settings, course: Course) -> None:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.course = course
-    app.state.login_throttle = login_throttle(settings)
+    # Per process on purpose: they bound this process's own memory and threads.
     hash_slots.configure(
         slots=settings.password_hash_slots, wait_seconds=settings.password_hash_wait_seconds
     )
     app.state.password_gate = PasswordGate.from_settings(settings)
-    app.state.stream_slots = StreamSlots(
-        per_user=settings.max_event_streams_per_user, total=settings.max_event_streams
-    )
+    _set_shared_limits(app, settings)
+
+
+def _set_shared_limits(app: FastAPI, settings: Settings) -> None:
+    """The limits that must hold for the whole deployment, not for one process: in Redis
+    when settings say so (several web processes), else in memory."""
+    per_user, total = settings.max_event_streams_per_user, settings.max_event_streams
+    if settings.limits_backend == "redis":
+        client = redis_client(settings.redis_url)
+        app.state.limits_store = client  # /readyz checks it answers
+        app.state.login_throttle = login_throttle(settings, redis_counters(client))
+        app.state.stream_slots = RedisStreamSlots(
+            client, per_user=per_user, total=total, lease_seconds=SLOT_LEASE_SECONDS
+        )
+    else:
+        app.state.login_throttle = login_throttle(settings)
+        app.state.stream_slots = MemoryStreamSlots(per_user=per_user, total=total)
 
 
 def _install_login_redirect_and_access_log(app: FastAPI, settings: Settings) -> None:

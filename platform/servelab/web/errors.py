@@ -19,6 +19,7 @@ from servelab.accounts.security import PasswordHashingBusy
 from servelab.listing import head, more_line
 from servelab.web.deps import _wants_html as wants_html
 from servelab.web.deps import session_login
+from servelab.web.redis_limits import LimitsUnavailable
 from servelab.web.security_headers import apply_security_headers
 from servelab.web.templating import render
 
@@ -141,6 +142,12 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"Please check the form and try again ({lines})."
             return await error_response(request, 422, message)
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(LimitsUnavailable)
+    async def _limits_unavailable(request: Request, exc: LimitsUnavailable) -> Response:
+        log.error("the shared limits store (Redis) does not answer: %s", exc.__cause__)
+        retry = {"Retry-After": str(exc.retry_after_seconds)}
+        return await error_response(request, 503, exc.message, headers=retry)
 
     @app.exception_handler(PasswordHashingBusy)
     async def _hashing_busy(request: Request, exc: PasswordHashingBusy) -> Response:

@@ -16,7 +16,13 @@ from servelab.accounts.devices import (
     issue_device_cookie,
     known_device,
 )
-from servelab.accounts.throttle import LoginAttempt, LoginThrottle, Pause, PauseReason
+from servelab.accounts.throttle import (
+    CounterFactory,
+    LoginAttempt,
+    LoginThrottle,
+    Pause,
+    PauseReason,
+)
 from servelab.settings import Settings
 from servelab.web.deps import CSRF_COOKIE, SESSION_COOKIE
 
@@ -28,12 +34,14 @@ def get_login_throttle(request: Request) -> LoginThrottle:
 LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
 
-def login_throttle(settings: Settings) -> LoginThrottle:
+def login_throttle(settings: Settings, counters: CounterFactory | None = None) -> LoginThrottle:
+    """The throttle of settings' limits; its windows in memory unless `counters` says where."""
     return LoginThrottle(
         max_failures=settings.login_max_failures,
         max_failures_per_address=settings.login_max_failures_per_address,
         max_failures_per_account=settings.login_max_failures_per_account,
         window_seconds=settings.login_window_seconds,
+        counters=counters,
     )
 
 

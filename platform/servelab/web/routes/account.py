@@ -88,7 +88,7 @@ async def change_password(
 
     # Guessing the current password from a stolen session counts like failed logins.
     attempt = login_attempt(request, settings, email=user.email)
-    pause = throttle.pause(attempt)
+    pause = await run_in_threadpool(throttle.pause, attempt)
     if pause is not None:
         response = await run_in_threadpool(refuse, paused_message(pause), 429)
         response.headers["Retry-After"] = str(pause.retry_after)
@@ -104,11 +104,11 @@ async def change_password(
             )
         )
     except accounts.WrongPassword as exc:
-        throttle.failed(attempt)
+        await run_in_threadpool(throttle.failed, attempt)
         return await run_in_threadpool(refuse, str(exc), 400)
     except accounts.AccountError as exc:
         return await run_in_threadpool(refuse, str(exc), 400)
-    throttle.succeeded(attempt)
+    await run_in_threadpool(throttle.succeeded, attempt)
     request.state.csrf_token = changed.web_session.csrf_token  # the new login's forms
     notice = (
         f"Your password is changed. {_count(changed.sessions_ended - 1, 'other login')} ended "

@@ -123,7 +123,8 @@ async def login(
     settings: SettingsDep,
 ) -> Response:
     attempt = login_attempt(request, settings, email=sent.email)
-    pause = throttle.pause(attempt)  # before any hashing: a paused guess costs nothing
+    # Before any hashing: a paused guess costs nothing.
+    pause = await run_in_threadpool(throttle.pause, attempt)
     if pause is not None:
         response = _auth_page(
             request, LOGIN_PAGE, sent, error=paused_message(pause), status_code=429
@@ -134,9 +135,9 @@ async def login(
         lambda: accounts.authenticate(db, email=sent.email, password=sent.password)
     )
     if user is None:
-        throttle.failed(attempt)
+        await run_in_threadpool(throttle.failed, attempt)
         return _auth_page(request, LOGIN_PAGE, sent, error=WRONG_LOGIN, status_code=400)
-    throttle.succeeded(attempt)
+    await run_in_threadpool(throttle.succeeded, attempt)
     return await run_in_threadpool(_start, db, settings, user, sent.next, account=attempt.account)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter
@@ -13,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from servelab.db.migrate import alembic_config
 from servelab.settings import Settings
 from servelab.web.deps import CourseDep, EngineDep, SettingsDep
+from servelab.web.redis_limits import LimitsStoreDep
 
 router = APIRouter(tags=["ops"])
 
@@ -28,8 +30,11 @@ def _head_revision(settings: Settings) -> str | None:
 
 
 @router.get("/readyz")
-def readyz(settings: SettingsDep, engine: EngineDep, course: CourseDep) -> JSONResponse:
-    """Ready for traffic: the database answers, its schema is current, the content is loaded."""
+def readyz(
+    settings: SettingsDep, engine: EngineDep, course: CourseDep, limits_store: LimitsStoreDep
+) -> JSONResponse:
+    """Ready for traffic: the database answers, its schema is current, the content is loaded,
+    and Redis answers when the shared limits live there."""
     checks: dict[str, str] = {}
     try:
         with engine.connect() as conn:
@@ -43,6 +48,12 @@ def readyz(settings: SettingsDep, engine: EngineDep, course: CourseDep) -> JSONR
     except SQLAlchemyError as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     checks["content"] = f"ok ({len(course.lessons)} lessons)"  # the app loads it to start
+    if limits_store is not None:
+        try:
+            limits_store.ping()
+            checks["limits_store"] = "ok"
+        except redis.RedisError as exc:
+            checks["limits_store"] = f"unreachable: {type(exc).__name__}"
     ready = all(value.startswith("ok") for value in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},

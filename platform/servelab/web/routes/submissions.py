@@ -27,13 +27,17 @@ from servelab.web.deps import (
     get_current_user,
 )
 from servelab.web.lookups import VisibleSubmission, visible_submission
-from servelab.web.streams import SlotStreamingResponse, StreamRefused, StreamSlotsDep
+from servelab.web.streams import (
+    SSE_MAX_SECONDS,
+    SlotStreamingResponse,
+    StreamRefused,
+    StreamSlotsDep,
+)
 from servelab.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 SSE_POLL_SECONDS = 0.5
-SSE_MAX_SECONDS = 30 * 60
 SSE_HEARTBEAT_SECONDS = 15
 PAGE_REFRESH_SECONDS = 3
 
