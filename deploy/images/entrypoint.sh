@@ -1,0 +1,30 @@
+#!/bin/sh
+# Entrypoint of the app image (web and worker). Grading hands the host's Docker engine paths to
+# mount: the submission, the exercise's data and grader folders, ServeLab's package (mounted into
+# the grader's container) and the sandbox's socket folder. So all of them live under
+# SERVELAB_HOST_DIR, which compose.yaml binds at the same absolute path on the host and in here.
+set -eu
+
+: "${SERVELAB_HOST_DIR:?SERVELAB_HOST_DIR must name a host folder bound at the same path}"
+# An empty SERVELAB_* variable (a compose default of "") means "not set".
+for name in $(env | sed -n 's/^\(SERVELAB_[A-Z0-9_]*\)=$/\1/p'); do unset "$name"; done
+
+# Publish this image's package and content once per build: copy, then rename into place, so
+# several workers starting at once never see half a release.
+release="$SERVELAB_HOST_DIR/app/$(cat /opt/servelab/release/BUILD_ID)"
+if [ ! -d "$release" ]; then
+  mkdir -p "$SERVELAB_HOST_DIR/app"
+  staging=$(mktemp -d "$SERVELAB_HOST_DIR/app/.staging-XXXXXX")
+  cp -r /opt/servelab/release/. "$staging/"
+  chmod 755 "$staging"
+  mv -T "$staging" "$release" 2>/dev/null || rm -rf "$staging"
+fi
+
+# settings.PROJECT_ROOT is two levels above the package: $release, so the content defaults to
+# $release/exercises and $release/graders (SERVELAB_EXERCISES_DIR/GRADERS_DIR override them).
+export PYTHONPATH="$release/lib"
+export SERVELAB_VAR_DIR="${SERVELAB_VAR_DIR:-$SERVELAB_HOST_DIR/var}"
+# The sandboxes' socket folders (tempfile.gettempdir()/servelab-run) must be host paths too.
+export TMPDIR="$SERVELAB_HOST_DIR/tmp"
+mkdir -p "$SERVELAB_VAR_DIR" "$TMPDIR"
+exec "$@"
