@@ -46,6 +46,12 @@ apt_install() {
   # Packages' maintainer scripts must not start daemons inside the chroot.
   printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
   chmod 755 "$rootfs/usr/sbin/policy-rc.d"
+  # The release and its updates, and security updates (the same layout as deb.debian.org).
+  {
+    echo "deb $mirror bookworm main"
+    echo "deb $mirror bookworm-updates main"
+    echo "deb ${mirror%/}-security bookworm-security main"
+  } >"$rootfs/etc/apt/sources.list"
   in_root apt-get update -qq
   in_root apt-get install -y -qq --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >/dev/null
@@ -69,6 +75,8 @@ case "$kind" in
     mkdir -p "$rootfs/etc/postgresql-common"
     echo "create_main_cluster = false" >"$rootfs/etc/postgresql-common/createcluster.conf"
     apt_install postgresql-15
+    # ssl-cert made a "snakeoil" key at install: never ship one private key in every image.
+    rm -f "$rootfs"/etc/ssl/private/ssl-cert-snakeoil.key "$rootfs"/etc/ssl/certs/ssl-cert-snakeoil.pem
     mkdir -p "$rootfs/var/lib/postgresql/data" "$rootfs/var/run/postgresql"
     in_root chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql
     chmod 700 "$rootfs/var/lib/postgresql/data"
@@ -97,9 +105,7 @@ case "$kind" in
     rmdir "$rootfs/wheels"
     echo "$content_hash" >"$rootfs/opt/servelab/release/BUILD_ID"
     install -m 755 "$here/entrypoint.sh" "$rootfs/usr/local/bin/servelab-entrypoint"
-    printf '#!/opt/venv/bin/python\nfrom servelab.cli import app\n\napp()\n' \
-      >"$rootfs/usr/local/bin/servelab"
-    chmod 755 "$rootfs/usr/local/bin/servelab"
+    install -m 755 "$here/servelab.sh" "$rootfs/usr/local/bin/servelab"
     changes+=(--change 'ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
     changes+=(--change 'ENV PYTHONDONTWRITEBYTECODE=1' --change 'ENV PYTHONUNBUFFERED=1')
     changes+=(--change 'EXPOSE 8000' --change 'WORKDIR /opt/servelab')

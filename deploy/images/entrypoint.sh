@@ -6,6 +6,11 @@
 set -eu
 
 : "${SERVELAB_HOST_DIR:?SERVELAB_HOST_DIR must name a host folder bound at the same path}"
+# Sandbox sockets live under it, and a Unix socket's path must fit in 108 bytes.
+if [ "${#SERVELAB_HOST_DIR}" -gt 40 ]; then
+  echo "SERVELAB_HOST_DIR is longer than 40 characters; choose a shorter path (e.g. /srv/servelab)" >&2
+  exit 2
+fi
 # An empty SERVELAB_* variable (a compose default of "") means "not set".
 for name in $(env | sed -n 's/^\(SERVELAB_[A-Z0-9_]*\)=$/\1/p'); do unset "$name"; done
 
@@ -23,8 +28,18 @@ fi
 # settings.PROJECT_ROOT is two levels above the package: $release, so the content defaults to
 # $release/exercises and $release/graders (SERVELAB_EXERCISES_DIR/GRADERS_DIR override them).
 export PYTHONPATH="$release/lib"
-export SERVELAB_VAR_DIR="${SERVELAB_VAR_DIR:-$SERVELAB_HOST_DIR/var}"
-# The sandboxes' socket folders (tempfile.gettempdir()/servelab-run) must be host paths too.
-export TMPDIR="$SERVELAB_HOST_DIR/tmp"
+if [ "${1:-}" = servelab ] && [ "${2:-}" = worker ]; then
+  # A worker's job and socket folders are named by pid (and start time), which every container
+  # reuses, and each worker sweeps "dead" owners' folders at start: so each worker container
+  # (its hostname is its id) keeps its own. It reads submissions at the absolute path the web
+  # app stored, under $SERVELAB_HOST_DIR/var, and copies them into its job folder.
+  own="$SERVELAB_HOST_DIR/w/$(cat /etc/hostname)"
+  export SERVELAB_VAR_DIR="$own/var" TMPDIR="$own"
+else
+  export SERVELAB_VAR_DIR="${SERVELAB_VAR_DIR:-$SERVELAB_HOST_DIR/var}"
+  export TMPDIR="$SERVELAB_HOST_DIR/tmp"
+fi
+# The sandboxes' socket folders (tempfile.gettempdir()/servelab-run) are host paths too.
 mkdir -p "$SERVELAB_VAR_DIR" "$TMPDIR"
+export APP_ENV_READY=1
 exec "$@"

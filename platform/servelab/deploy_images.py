@@ -89,7 +89,7 @@ def _tree_files(root: Path) -> Iterator[Path]:
 
 def _hash(kind: Kind, trees: Iterable[Path], extra: str) -> str:
     digest = hashlib.sha256(f"{kind}\0{extra}\0".encode())
-    for path in (BUILD_SCRIPT, *IMAGES_DIR.glob("*entrypoint.sh")):
+    for path in sorted(IMAGES_DIR.glob("*.sh")):  # the build script, entrypoints, wrapper
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for tree in trees:
         for path in _tree_files(tree):
