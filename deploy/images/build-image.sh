@@ -81,7 +81,7 @@ case "$kind" in
     in_root chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql
     chmod 700 "$rootfs/var/lib/postgresql/data"
     install -m 755 "$here/postgres-entrypoint.sh" "$rootfs/usr/local/bin/servelab-postgres"
-    changes+=(--change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/sbin:/usr/bin:/sbin:/bin')
+    changes+=(--change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
     changes+=(--change 'ENV PGDATA=/var/lib/postgresql/data')
     changes+=(--change 'USER postgres' --change 'VOLUME /var/lib/postgresql/data')
     changes+=(--change 'EXPOSE 5432' --change 'CMD ["servelab-postgres"]')

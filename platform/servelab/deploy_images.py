@@ -148,6 +148,7 @@ def build_deploy_image(
         if kind == "app":
             args += _app_inputs(settings, Path(scratch), build_dir / "wheels", pins, step)
         _run_script(args, kind, step)
+    _prune_replaced(client)
     step("done")
     return DeployBuild(kind, tag, True, time.monotonic() - started, wanted)
 
@@ -171,6 +172,15 @@ def _app_inputs(
     shutil.copytree(settings.graders_dir, release / "graders", ignore=ignore)
     shutil.copy(requirements, release / "requirements.txt")
     return [str(wheels), str(release)]
+
+
+def _prune_replaced(client: docker.DockerClient) -> None:
+    """Remove this deployment's older images that a new tag replaced (never anyone else's)."""
+    for image in client.images.list(filters={"dangling": True, "label": "servelab.deploy=1"}):
+        try:
+            client.images.remove(image.id, noprune=False)
+        except docker.errors.APIError:
+            pass  # still used by a container; the next build retries
 
 
 def _run_script(args: list[str], kind: Kind, step: Callable[[str], None]) -> None:
