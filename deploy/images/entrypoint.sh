@@ -40,6 +40,18 @@ else
   export TMPDIR="$SERVELAB_HOST_DIR/tmp"
 fi
 # The sandboxes' socket folders (tempfile.gettempdir()/servelab-run) are host paths too.
-mkdir -p "$SERVELAB_VAR_DIR" "$TMPDIR"
+mkdir -p "$SERVELAB_VAR_DIR/submissions" "$TMPDIR"
 export APP_ENV_READY=1
+if [ -n "${RUN_AS_UID:-}" ] && [ "$(id -u)" = 0 ]; then
+  # The web app needs no root: it writes only the submissions folder (the worker, root, reads
+  # it) and keeps its upload spool in the container's own /tmp.
+  chown "$RUN_AS_UID:$RUN_AS_UID" "$SERVELAB_VAR_DIR" "$SERVELAB_VAR_DIR/submissions"
+  export TMPDIR=/tmp HOME=/tmp
+  if ! setpriv --reuid="$RUN_AS_UID" --regid="$RUN_AS_UID" --clear-groups -- \
+      test -r "$release/lib/servelab/__init__.py"; then
+    echo "uid $RUN_AS_UID cannot read $release: make $SERVELAB_HOST_DIR readable (chmod 755)" >&2
+    exit 2
+  fi
+  exec setpriv --reuid="$RUN_AS_UID" --regid="$RUN_AS_UID" --clear-groups -- "$@"
+fi
 exec "$@"

@@ -29,6 +29,7 @@ COMPOSE = shutil.which("docker-compose")
 WORKERS = 2
 UP_SECONDS = 240  # image start, migrations, both web processes ready
 GRADE_SECONDS = 300
+WEB_UID = 10000  # compose.yaml's RUN_AS_UID for web
 
 
 def _compose_env(**values: str) -> dict[str, str]:
@@ -137,6 +138,7 @@ def stack(docker_client: docker.DockerClient, runtime_image: str) -> Iterator[St
         print(f"{kind}: {'built' if result.built else 'current'} in {result.seconds:.1f} s")
     # A short path: sandbox sockets live under it and must fit in 108 bytes.
     host_dir = Path(tempfile.mkdtemp(prefix="slc-", dir="/tmp"))
+    host_dir.chmod(0o755)  # as an operator's `mkdir`: the unprivileged web app reads it
     stack = Stack(host_dir, free_port())
     try:
         yield stack
@@ -192,6 +194,9 @@ def test_the_compose_stack_grades_the_reference_solution_through_the_api(stack: 
     graded_after = time.monotonic() - submitted
     assert body["status"] == "graded", body
     assert body["score"] == body["max_score"] and body["max_score"], body
+    # The web app wrote the submission unprivileged, under the folder the worker shares.
+    stored = list((stack.host_dir / "var" / "submissions").iterdir())
+    assert len(stored) == 1 and stored[0].stat().st_uid == WEB_UID
     # Published on the host at the same path the worker handed the engine.
     assert list((stack.host_dir / "app").glob("*/lib/servelab/grading/runner.py"))
     print(
