@@ -42,6 +42,12 @@ DEFAULT_TAGS: dict[Kind, str] = {
     "redis": "servelab-redis:latest",
     "postgres": "servelab-postgres:latest",
 }
+# What each image copies in from deploy/images/, besides what build-image.sh itself does.
+_IMAGE_FILES: dict[Kind, tuple[str, ...]] = {
+    "app": ("entrypoint.sh", "servelab.sh", "logging.json"),
+    "redis": (),
+    "postgres": ("postgres-entrypoint.sh",),
+}
 _SKIPPED = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 
@@ -89,7 +95,7 @@ def _tree_files(root: Path) -> Iterator[Path]:
 
 def _hash(kind: Kind, trees: Iterable[Path], extra: str) -> str:
     digest = hashlib.sha256(f"{kind}\0{extra}\0".encode())
-    for path in sorted(IMAGES_DIR.glob("*.sh")):  # the build script, entrypoints, wrapper
+    for path in (BUILD_SCRIPT, *(IMAGES_DIR / name for name in _IMAGE_FILES[kind])):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for tree in trees:
         for path in _tree_files(tree):

@@ -197,6 +197,9 @@ def test_the_compose_stack_grades_the_reference_solution_through_the_api(stack: 
     # The web app wrote the submission unprivileged, under the folder the worker shares.
     stored = list((stack.host_dir / "var" / "submissions").iterdir())
     assert len(stored) == 1 and stored[0].stat().st_uid == WEB_UID
+    # The web processes log one JSON line per request, as `servelab serve` does.
+    web_log = stack.run("logs", "--no-color", "web", timeout=120).stdout
+    assert '"method": "POST", "path": "/api/v1/submissions"' in web_log, web_log[-3000:]
     # Published on the host at the same path the worker handed the engine.
     assert list((stack.host_dir / "app").glob("*/lib/servelab/grading/runner.py"))
     print(
