@@ -27,6 +27,7 @@ from support import COURSE, IN_CI, SLUG, SOLUTION, require_service
 COMPOSE_FILE = PROJECT_ROOT / "deploy" / "compose.yaml"
 COMPOSE = shutil.which("docker-compose")
 WORKERS = 2
+WEB_PROCESSES = 2
 UP_SECONDS = 240  # image start, migrations, both web processes ready
 GRADE_SECONDS = 300
 WEB_UID = 10000  # compose.yaml's RUN_AS_UID for web
@@ -103,7 +104,7 @@ class Stack:
             POSTGRES_PASSWORD=secrets.token_hex(16),
             SERVELAB_BIND="127.0.0.1",
             SERVELAB_PORT=str(port),
-            SERVELAB_WEB_PROCESSES="2",
+            SERVELAB_WEB_PROCESSES=str(WEB_PROCESSES),
             SERVELAB_WORKER_COUNT="1",
             SERVELAB_EXERCISES_DIR=str(content / "exercises"),
             SERVELAB_GRADERS_DIR=str(content / "graders"),
@@ -200,6 +201,8 @@ def test_the_compose_stack_grades_the_reference_solution_through_the_api(stack: 
     # The web processes log one JSON line per request, as `servelab serve` does.
     web_log = stack.run("logs", "--no-color", "web", timeout=120).stdout
     assert '"method": "POST", "path": "/api/v1/submissions"' in web_log, web_log[-3000:]
+    # ... from SERVELAB_WEB_PROCESSES uvicorn processes.
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", web_log))) == WEB_PROCESSES
     # Published on the host at the same path the worker handed the engine.
     assert list((stack.host_dir / "app").glob("*/lib/servelab/grading/runner.py"))
     print(
