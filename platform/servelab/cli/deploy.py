@@ -26,11 +26,11 @@ def build(
     """Build the app, redis and postgres images offline; a no-op for a current image."""
     settings = get_settings()
     err = Console(stderr=True)
-    client = docker_client(err)
     unknown = sorted(set(only or ()) - set(KINDS))
     if unknown:
         err.print(f"[red]Unknown image {', '.join(unknown)}[/red]: choose app, redis or postgres.")
         raise typer.Exit(2)
+    client = docker_client(err)
     for kind in KINDS:
         if only and kind not in only:
             continue
