@@ -30,7 +30,7 @@ run: venv system
 
 ## Install test extras and services, lint, then run the whole suite
 test: venv lint
-	deploy/ensure-system.sh docker runsc browser postgres redis
+	deploy/ensure-system.sh docker runsc compose browser postgres redis
 	$(SERVELAB) runtime build
 	$(PY) -m pytest --durations=15
 

@@ -2,7 +2,8 @@
 # Install (as root, with apt) and start the system services ServeLab needs.
 # Idempotent: installs only what is missing, starts dockerd only if it is not answering.
 # runsc: gVisor, registered with Docker as the "runsc" runtime (SERVELAB_SANDBOX_RUNTIME=runsc).
-# Usage: deploy/ensure-system.sh [docker] [runsc] [browser] [postgres] [redis] [python]
+# compose: Debian's docker-compose 1.29 (deploy/compose.yaml).
+# Usage: deploy/ensure-system.sh [docker] [runsc] [compose] [browser] [postgres] [redis] [python]
 set -euo pipefail
 
 want=("$@")
@@ -14,6 +15,7 @@ for w in "${want[@]}"; do
   case "$w" in
     docker) need docker.io; need debootstrap ;;
     runsc) need docker.io; need runsc ;;
+    compose) need docker.io; need debootstrap; need docker-compose ;;
     browser) need chromium ;;
     postgres) need postgresql ;;
     redis) need redis-server ;;

@@ -2,7 +2,7 @@
 
 import typer
 
-from servelab.cli import core, exercise, grading, runtime
+from servelab.cli import core, deploy, exercise, grading, runtime
 
 app = typer.Typer(
     help="ServeLab: auto-graded course platform for serving ML models with FastAPI.",
@@ -13,3 +13,4 @@ core.register(app)
 grading.register(app)
 exercise.register(app)
 runtime.register(app)
+deploy.register(app)

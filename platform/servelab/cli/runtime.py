@@ -32,7 +32,7 @@ _STEPS = {
 }
 
 
-def _docker_client(err: Console) -> docker.DockerClient:
+def docker_client(err: Console) -> docker.DockerClient:
     try:
         client = docker.from_env()
         client.ping()
@@ -55,7 +55,7 @@ def build(
     """Build both images; a no-op for an image built from the same inputs."""
     settings = get_settings()
     err = Console(stderr=True)
-    client = _docker_client(err)
+    client = docker_client(err)
     offline = None if online is None else not online
     for spec in images.IMAGES:
         _build_one(settings, spec, client, err, offline=offline, force=force)
@@ -102,7 +102,7 @@ def check() -> None:
     """Run each image as grading does and check every package imports at its pinned version."""
     settings = get_settings()
     err = Console(stderr=True)
-    client = _docker_client(err)
+    client = docker_client(err)
     failed = False
     for spec in images.IMAGES:
         failed |= not _check_one(settings, spec, client, err)
@@ -152,7 +152,7 @@ def sweep(
     """Remove sandbox containers, volumes and mounts left behind by crashed workers."""
     from servelab.grading.orphans import sweep_orphans
 
-    client = _docker_client(Console(stderr=True))
+    client = docker_client(Console(stderr=True))
     removed = sweep_orphans(client, everything=everything)
     Console(stderr=True).print(f"Removed {removed} orphaned containers and volumes.")
 

@@ -211,16 +211,23 @@ def apt_mirror() -> str:
     return DEFAULT_MIRROR
 
 
+def base_cache(build_dir: Path, mirror: str) -> Path:
+    """The cached bare Debian base (a tarball); the deployment's images start from it too.
+
+    It depends only on what debootstrap is asked for and from where, not on any pins.
+    """
+    base_key = hashlib.sha256(f"{BASE_RECIPE} {mirror}".encode()).hexdigest()[:12]
+    return build_dir / f"base-{base_key}.tar"
+
+
 def _build_offline(
     build_dir: Path, spec: ImageSpec, tag: str, wanted: str, step: Callable[[str], None]
 ) -> None:
     download_wheels(build_dir / "wheels", spec.requirements, step)
     rootfs = build_dir / f"rootfs-{spec.kind}-{wanted}"
     mirror = apt_mirror()
-    # The bare Debian base depends only on what debootstrap is asked for, not on the pins.
-    base_key = hashlib.sha256(f"{BASE_RECIPE} {mirror}".encode()).hexdigest()[:12]
     args = ["bash", str(BUILD_SCRIPT), str(rootfs), str(build_dir / "wheels")]
-    args += [str(spec.requirements), mirror, tag, wanted, str(build_dir / f"base-{base_key}.tar")]
+    args += [str(spec.requirements), mirror, tag, wanted, str(base_cache(build_dir, mirror))]
     args += [spec.kind, spec.user, str(spec.uid)]
     with subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
