@@ -30,7 +30,7 @@ from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
 from servelab.db.models.grading import FINAL_STATUSES, Submission, SubmissionStatus
 from servelab.grading import queue
-from servelab.grading.processes import HOST, owner_token, process_tag
+from servelab.grading.processes import HOST, owner_token, process_tag, tag_for
 from servelab.grading.worker import WorkerPool
 from servelab.settings import Settings
 
@@ -290,7 +290,7 @@ def test_pool_start_sweeps_what_a_crashed_worker_left(
         labels={MANAGED_LABEL: "1", OWNER_LABEL: dead_owner, "servelab.test": "orphan"},
         network_mode="none",
     )
-    leftover_dir = settings.var_dir / "work" / "job-999999999-local-abc"
+    leftover_dir = settings.var_dir / "work" / f"job-{tag_for(999999999, '0')}-local-abc"
     leftover_dir.mkdir(parents=True)
     (leftover_dir / "train.py").write_text("x = 1\n")
     live_dir = settings.var_dir / "work" / f"job-{process_tag()}-local-abc"

@@ -3,17 +3,22 @@
 A pid alone cannot tell: pids are reused, so a name holding only a pid looks alive as soon as
 a later process gets that pid. Whatever a worker leaves behind records its pid *and* the pid's
 start time: the owner token on Docker labels and in worker ids (`host:pid:start`), and the tag
-in job and socket folder names (`pid.start`). A process is alive when a process with that pid
-runs now and started at that time.
+in job and socket folder names (`hostkey.pid.start`). A process is alive when a process with
+that pid runs now and started at that time. Only the host (or container: its hostname) that
+made a thing can judge its pid: another host's tag or owner counts as alive, so workers that
+share a folder (same-path storage, NFS, containers) never sweep each other's live jobs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from pathlib import Path
 
 HOST = socket.gethostname()
+# The host in a folder name: host names may hold "." and "-", the tag's separators.
+HOST_KEY = hashlib.sha256(HOST.encode()).hexdigest()[:10]
 _HAS_PROC = Path("/proc/self/stat").is_file()
 
 
@@ -46,21 +51,33 @@ def _alive(pid: str, started: str) -> bool:
     return pid.isdigit() and start_time(int(pid)) == started
 
 
+def tag_for(pid: int, started: str | None) -> str:
+    """The folder-name tag of a process of this host: `hostkey.pid.start` (no `:` or `-`)."""
+    return f"{HOST_KEY}.{pid}.{started}"
+
+
 def process_tag() -> str:
-    """This process, for a file or folder name: `pid.start` (no `:` or `-` in it)."""
+    """This process, for a file or folder name (see `tag_for`)."""
     pid = os.getpid()
-    return f"{pid}.{start_time(pid)}"
+    return tag_for(pid, start_time(pid))
 
 
 def tag_alive(tag: str) -> bool:
-    """Does the process a `process_tag()` names still run? False for anything else."""
-    pid, _, started = tag.partition(".")
+    """Does the process a `process_tag()` names still run? Another host's tag counts as alive
+    (not ours to judge); anything that is not a tag does not."""
+    host_key, _, rest = tag.partition(".")
+    pid, _, started = rest.partition(".")
+    if not (host_key and pid.isdigit() and started):
+        return False
+    if host_key != HOST_KEY:
+        return True
     return _alive(pid, started)
 
 
 def owner_token() -> str:
     """Who created a resource: host, pid and that pid's start time (`host:pid:start`)."""
-    return f"{HOST}:{process_tag().replace('.', ':')}"
+    pid = os.getpid()
+    return f"{HOST}:{pid}:{start_time(pid)}"
 
 
 def on_this_host(owner: str) -> bool:
