@@ -7,9 +7,17 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
 from servelab.settings import Settings
+
+# What a database that is not reachable (stopped, restarting, the network gone) raises: the
+# caller may try again later. Constraint violations and bad SQL are not among them.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# PostgreSQL: give up on a connection after this long instead of the OS's minutes, so a
+# request answers 503 while the server is away rather than hanging.
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def pool_options(settings: Settings) -> dict[str, Any]:
@@ -48,7 +56,10 @@ def make_engine(settings: Settings) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool_options(settings))
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if "postgresql" in url else {}
+    return create_engine(
+        url, pool_pre_ping=True, connect_args=connect_args, **pool_options(settings)
+    )
 
 
 def session_scope(engine: Engine) -> Iterator[Session]:

@@ -8,7 +8,11 @@ grades and stores the outcome under the lease token, so a second delivery of the
 worker is gone takes the job over at once (`recovery.recover_abandoned`). A process whose
 Docker engine does not answer claims nothing: it notes why on the submission's timeline, waits
 a little and hands the message back, so another worker grades it, or this one once the engine
-returns; an engine that is away is not the submission's failure and costs it no attempt.
+returns; an engine that is away is not the submission's failure and costs it no attempt. A
+database that does not answer is handled the same way: the message goes back to the broker
+after a short wait, and a job claimed before the database went away keeps its row `running`
+until its lease runs out, when the watchdog hands it to a new attempt (nothing is half-stored:
+each phase and the final result are one transaction each).
 
 The worker's main process grades nothing: it sweeps what dead workers left on this host, then
 runs a Dispatcher (grading/dispatch.py) that fails over jobs whose worker stopped renewing its
@@ -32,7 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from servelab.content.loader import Course
-from servelab.db.engine import make_engine
+from servelab.db.engine import DATABASE_UNAVAILABLE, make_engine
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading import processes, queue, recovery
 from servelab.grading.celery_app import (
@@ -59,6 +63,7 @@ log = logging.getLogger("servelab.worker")
 CELERY_POOL = "celery"  # the pool part of a Celery process's worker id (`owner:celery:0`)
 DOCKER_WAIT_SECONDS = 10.0  # how long a process without Docker holds a message before it
 # hands it back: other workers get it meanwhile, and an engine that is away is not polled hot
+DATABASE_WAIT_SECONDS = 5.0  # the same for a database that does not answer
 
 
 def docker_unavailable() -> str | None:
@@ -118,7 +123,19 @@ class GradingRuntime:
         return self._engine
 
     def run(self, submission_id: int) -> str:
-        """Grade one delivered submission if it is this delivery's to grade; what happened."""
+        """Grade one delivered submission if it is this delivery's to grade; what happened.
+
+        While the database does not answer, the message goes back to the broker."""
+        try:
+            return self._run(submission_id)
+        except DATABASE_UNAVAILABLE as exc:
+            log.warning(
+                "submission %s handed back: the database does not answer (%s)", submission_id, exc
+            )
+            time.sleep(DATABASE_WAIT_SECONDS)
+            raise Reject(f"the database does not answer: {exc}"[:300], requeue=True) from None
+
+    def _run(self, submission_id: int) -> str:
         engine = self.engine()
         with Session(engine) as session:
             row = queue.get_submission(session, submission_id=submission_id)

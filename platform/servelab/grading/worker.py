@@ -24,6 +24,7 @@ from sqlmodel import Session
 from servelab.content.exercise import Exercise
 from servelab.content.loader import Course, UnknownExercise
 from servelab.db.clock import utcnow
+from servelab.db.engine import DATABASE_UNAVAILABLE
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading import processes, queue, recovery
 from servelab.grading.dispatch import Dispatcher, start_celery_dispatcher
@@ -169,6 +170,8 @@ class WorkerPool:
                 self._active[worker_id] = claim
             try:
                 self._process(claim)
+            except DATABASE_UNAVAILABLE:  # the watchdog requeues the job once it answers
+                self._wake.wait(self.poll_seconds)
             finally:
                 with self._lock:
                     self._active.pop(worker_id, None)
@@ -250,6 +253,13 @@ def grade_claim(
         )
     except UnknownExercise as exc:  # a platform problem: the exercise left the course
         outcome = GradeOutcome(SubmissionStatus.ERROR, log_excerpt=exc.message)
+    except DATABASE_UNAVAILABLE:
+        # Not the submission's failure, and nothing can be stored now: the row stays as its
+        # last phase left it until the lease runs out and the watchdog requeues it.
+        log.warning(
+            "grading submission %s stopped: the database does not answer", claim.submission_id
+        )
+        raise
     except Exception as exc:
         log.exception("grading submission %s crashed", claim.submission_id)
         outcome = GradeOutcome(SubmissionStatus.ERROR, log_excerpt=f"{exc!r}")

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from servelab.accounts.security import PasswordHashingBusy
+from servelab.db.engine import DATABASE_UNAVAILABLE
 from servelab.listing import head, more_line
 from servelab.web.deps import _wants_html as wants_html
 from servelab.web.deps import session_login
@@ -159,6 +160,21 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database pool exhausted on %s %s", request.method, request.url.path)
         message = "ServeLab is very busy right now. Try again in a few seconds."
         return await error_response(request, 503, message, headers={"Retry-After": "5"})
+
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
+        # A transaction that fails rolls back whole: whatever the request was writing is
+        # not stored, and the page says so.
+        log.error(
+            "the database does not answer on %s %s: %s", request.method, request.url.path, exc
+        )
+        message = (
+            "ServeLab cannot reach its database right now, so nothing was saved. "
+            "Try again in a minute."
+        )
+        return await error_response(request, 503, message, headers={"Retry-After": "30"})
+
+    for database_error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(database_error, _database_unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
