@@ -6,7 +6,6 @@ top-level `conftest` module that other test folders import helpers from.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from live_server import free_port
 from servelab.settings import Settings
 from support import require_service
 
@@ -27,19 +27,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def live_server(migrated: Settings) -> Iterator[str]:
     """The real app on a free loopback port; yields its base URL and stops it afterwards."""
     from servelab.web.app import create_app
 
     app = create_app(migrated)
-    port = _free_port()
+    port = free_port()
     # ws="none": no websocket stack is needed, and its import emits deprecation warnings.
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none")
     server = uvicorn.Server(config)

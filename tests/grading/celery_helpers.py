@@ -1,86 +1,28 @@
-"""Real services of the Celery tests: a loopback redis-server and `servelab worker` processes.
+"""Real `servelab worker` processes of the Celery tests, and what the tests ask of them.
 
-The tests start them themselves, like PostgreSQL in tests/conftest.py: Redis on a free loopback
-port without persistence (a restart loses every message: the hardest case for "none lost"),
-each Celery worker as its own process group so a test can kill -9 all of it at once.
+Each Celery worker is its own process group so a test can kill -9 all of it at once; the
+Redis they use is tests/redis_server.py's `RedisServer` (restartable, no persistence).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import redis
 from grading_helpers import SOLUTION
 from sqlmodel import Session
 
 from servelab.db.models.grading import FINAL_STATUSES, Submission
 from servelab.grading import queue
-from servelab.grading.celery_app import GRADING_QUEUE
 from servelab.settings import Settings
-from support import copy_submission, require_service
+from support import copy_submission
 
-REDIS_SERVER = shutil.which("redis-server")
 # A learner whose training takes a few seconds: long enough to kill or stop a worker mid-way.
 SLOW_TRAIN = "import time\ntime.sleep(6)\n" + (SOLUTION / "train.py").read_text()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    """A throwaway redis-server on loopback that a test can stop and start again."""
-
-    def __init__(self, base: Path) -> None:
-        require_service(REDIS_SERVER is not None, "redis-server (Debian's redis-server)")
-        self.base = base
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.base.mkdir(parents=True, exist_ok=True)
-        assert REDIS_SERVER is not None
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no", "--dir", str(self.base), "--logfile", "redis.log"],
-        )
-        client = redis.Redis.from_url(self.url)
-        try:
-            for _ in range(100):
-                try:
-                    if client.ping():
-                        return
-                except redis.ConnectionError:
-                    time.sleep(0.05)
-            raise AssertionError(f"redis-server did not answer on port {self.port}")
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-            self.process = None
-
-    def queued_messages(self) -> int:
-        client = redis.Redis.from_url(self.url)
-        try:
-            return int(client.llen(GRADING_QUEUE))
-        finally:
-            client.close()
 
 
 def celery_env(settings: Settings, redis_url: str, **extra: str) -> dict[str, str]:

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from celery_helpers import RedisServer
 from grading_helpers import make_learner
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from redis_server import RedisServer
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
 from servelab.settings import Settings

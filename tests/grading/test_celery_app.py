@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from celery_helpers import RedisServer
 from fastapi.testclient import TestClient
 from grading_helpers import SOLUTION, course_settings, make_learner
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from redis_server import RedisServer
 from servelab.db.migrate import upgrade
 from servelab.db.models.grading import Submission
 from servelab.grading import queue
@@ -62,7 +62,7 @@ def test_the_web_app_in_celery_mode_sends_submissions_to_redis_and_grades_nothin
             ).id
         dispatcher.wake()
         for _ in range(100):
-            if redis_server.queued_messages():
+            if redis_server.queued_messages(GRADING_QUEUE):
                 break
             time.sleep(0.05)
         with Session(app.state.engine) as session:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from celery_helpers import (
     CeleryWorker,
-    RedisServer,
     celery_env,
     enqueue,
     final_events,
@@ -28,10 +27,12 @@ from grading_helpers import SOLUTION, course_settings, make_learner
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from redis_server import RedisServer
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading import queue
+from servelab.grading.celery_app import GRADING_QUEUE
 from servelab.settings import Settings
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -137,10 +138,10 @@ def test_redis_restarted_with_submissions_queued_loses_none(stack: Stack) -> Non
     ids = [stack.submit(slow_submission(stack.tmp / "slow"))]
     ids += [stack.submit(SOLUTION) for _ in range(2)]
     wait_for(stack.engine, ids[0], {SubmissionStatus.TRAINING}, timeout=120)
-    print(f"\nmessages in Redis before the restart: {stack.redis.queued_messages()}")
+    print(f"\nmessages in Redis before the restart: {stack.redis.queued_messages(GRADING_QUEUE)}")
     stack.redis.stop()  # no persistence: every message it held is gone
     stack.redis.start()
-    print(f"messages in Redis after the restart: {stack.redis.queued_messages()}")
+    print(f"messages in Redis after the restart: {stack.redis.queued_messages(GRADING_QUEUE)}")
 
     for sid in ids:
         done = wait_for(stack.engine, sid)

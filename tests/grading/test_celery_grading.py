@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from celery_helpers import CeleryWorker, RedisServer, celery_env
+from celery_helpers import CeleryWorker, celery_env
 from fastapi.testclient import TestClient
 from grading_helpers import make_learner
 from sqlmodel import Session
 
+from redis_server import RedisServer
 from servelab.accounts import users as accounts
 from servelab.db.migrate import upgrade
 from servelab.grading.dispatch import Dispatcher

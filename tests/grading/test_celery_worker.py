@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from celery_helpers import CeleryWorker, RedisServer, celery_env, enqueue, final_events, wait_for
+from celery_helpers import CeleryWorker, celery_env, enqueue, final_events, wait_for
 from grading_helpers import SOLUTION, course_settings, make_learner
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from redis_server import RedisServer
 from servelab.db.engine import make_engine
 from servelab.db.migrate import upgrade
 from servelab.db.models.grading import SubmissionStatus
