@@ -28,11 +28,16 @@ run: venv system
 	$(SERVELAB) demo seed
 	$(SERVELAB) serve
 
-## Install test extras and services, lint, then run the whole suite
+## Install test extras and services, lint, then run the whole suite (three passes: README)
 test: venv lint
 	deploy/ensure-system.sh docker runsc compose browser postgres redis
 	$(SERVELAB) runtime build
-	$(PY) -m pytest --durations=15
+	@echo "== 1/3: tests without Docker, on SQLite"
+	$(PY) -m pytest -m "not docker" -n 2 --durations=10
+	@echo "== 2/3: tests without Docker, on PostgreSQL"
+	$(PY) -m pytest -m "not docker" -n 2 --database=postgresql --durations=10
+	@echo "== 3/3: Docker tests, one at a time"
+	$(PY) -m pytest -m docker --durations=15
 
 lint: venv
 	.venv/bin/ruff check platform tests bench

@@ -15,7 +15,31 @@ from servelab.accounts import users as accounts
 from servelab.db.migrate import upgrade
 from servelab.db.models import Role, User
 from servelab.settings import Settings
-from support import PASSWORD, require_docker, require_service
+from support import PASSWORD, require_docker
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default=os.environ.get("SERVELAB_TEST_DATABASE", "sqlite"),
+        help="The database of every test: a SQLite file in its own var folder (default), or a "
+        "database of its own in the session's PostgreSQL (SERVELAB_DATABASE_URL is set for "
+        "the test, so every Settings it builds, and every process it starts, uses it).",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _database_of_this_pass(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With --database=postgresql, the test's own PostgreSQL database (see pytest_addoption);
+    a test that names its database explicitly keeps it."""
+    if request.config.getoption("database") != "postgresql":
+        yield
+        return
+    url = request.getfixturevalue("postgres_db")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SERVELAB_DATABASE_URL", url)
+        yield
 
 
 @pytest.fixture
@@ -61,17 +85,7 @@ def make_user(db: Session):  # type: ignore[no-untyped-def]
     return _make
 
 
-# --- PostgreSQL 15: the one harness every PostgreSQL test uses ---------------------------------
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# --- PostgreSQL 15: the one harness every PostgreSQL test uses (tests/postgres_server.py) ----
 
 
 @pytest.fixture(scope="session")
@@ -79,49 +93,20 @@ def postgres_url() -> Iterator[str]:
     """The PostgreSQL server of the whole test session, as a SQLAlchemy URL for psycopg 3.
 
     SERVELAB_TEST_POSTGRES_URL names a server that already runs (a CI service, say); otherwise
-    a throwaway PostgreSQL 15 cluster (initdb + pg_ctl) starts on a free loopback port, as the
-    `postgres` system user when we are root (PostgreSQL refuses root). Tests take a database
+    a throwaway PostgreSQL 15 cluster starts on a free loopback port. Tests take a database
     of their own from `postgres_db`, never this URL's.
     """
     if url := os.environ.get("SERVELAB_TEST_POSTGRES_URL"):
         yield url
         return
-    import shutil
-    import subprocess
-    import tempfile
+    from postgres_server import PostgresServer
 
-    available = (PG_BIN / "initdb").exists() and (os.geteuid() != 0 or shutil.which("runuser"))
-    require_service(bool(available), "PostgreSQL 15 (/usr/lib/postgresql/15/bin)")
-    base = Path(tempfile.mkdtemp(prefix="servelab-pg-"))
-    data, sockets = base / "data", base / "sock"
-    sockets.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        import pwd
-
-        try:
-            pg = pwd.getpwnam("postgres")
-        except KeyError:
-            require_service(False, "a 'postgres' system user to run PostgreSQL as")
-        for path in (base, sockets):
-            os.chown(path, pg.pw_uid, pg.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-
-    def run(*args: str) -> None:
-        subprocess.run([*as_user, *args], check=True, capture_output=True, timeout=120)
-
-    run(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "servelab", "-E", "UTF8")
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
-    pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data)]
-    run(*pg_ctl, "-o", options, "-l", str(base / "log"), "-w", "start")
+    server = PostgresServer()
+    server.start()
     try:
-        yield f"postgresql+psycopg://servelab@127.0.0.1:{port}/postgres"
+        yield server.url
     finally:
-        subprocess.run(
-            [*as_user, *pg_ctl, "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture
@@ -175,7 +160,7 @@ def grader_image(runtime_image: str) -> str:
 SERVICE_FIXTURES = {
     "docker": {"docker_client", "runtime_image", "grader_image", "grading_settings"},
     "postgres": {"postgres_url", "postgres_db"},
-    "redis": {"redis_url", "redis_db"},
+    "redis": {"redis_url", "redis_db", "redis_server"},
 }
 
 

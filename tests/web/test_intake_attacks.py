@@ -48,11 +48,11 @@ def requirements_bomb() -> bytes:
     return _deflated_zip({**_starter_files(), "requirements.txt": b"!!\n" * BOMB_LINES})
 
 
-def _tokens(settings: Settings, count: int) -> list[str]:
+def _tokens(settings: Settings, count: int, *, prefix: str = "learner") -> list[str]:
     with Session(make_engine(settings)) as db:
         users = [
             accounts.create_user(
-                db, email=f"learner{n}@example.org", password=PASSWORD, role=Role.LEARNER
+                db, email=f"{prefix}{n}@example.org", password=PASSWORD, role=Role.LEARNER
             )
             for n in range(count)
         ]
@@ -181,7 +181,8 @@ def test_ten_simultaneous_maximal_uploads_stay_bounded(
     for slots in (2, 10):
         settings = course_settings(tmp_path / f"slots-{slots}")
         upgrade(settings)
-        tokens = _tokens(settings, 10)
+        # (the PostgreSQL pass gives both rounds one database: other learners for each)
+        tokens = _tokens(settings, 10, prefix=f"slots{slots}-")
         with live_server(settings, SERVELAB_INTAKE_CONCURRENCY=str(slots)) as server:
             httpx.get(f"{server.base_url}/exercises/{SLUG}", timeout=30)
             before = server.rss_mib()
