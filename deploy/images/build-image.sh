@@ -106,8 +106,6 @@ case "$kind" in
     echo "$content_hash" >"$rootfs/opt/servelab/release/BUILD_ID"
     install -m 755 "$here/entrypoint.sh" "$rootfs/usr/local/bin/servelab-entrypoint"
     install -m 755 "$here/servelab.sh" "$rootfs/usr/local/bin/servelab"
-    # What `servelab serve` configures: every logger (the JSON request log) at INFO on stderr.
-    install -m 644 "$here/logging.json" "$rootfs/opt/servelab/logging.json"
     changes+=(--change 'ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
     changes+=(--change 'ENV PYTHONDONTWRITEBYTECODE=1' --change 'ENV PYTHONUNBUFFERED=1')
     changes+=(--change 'EXPOSE 8000' --change 'WORKDIR /opt/servelab')

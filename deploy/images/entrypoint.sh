@@ -29,10 +29,10 @@ fi
 # $release/exercises and $release/graders (SERVELAB_EXERCISES_DIR/GRADERS_DIR override them).
 export PYTHONPATH="$release/lib"
 if [ "${1:-}" = servelab ] && [ "${2:-}" = worker ]; then
-  # A worker's job and socket folders are named by pid (and start time), which every container
-  # reuses, and each worker sweeps "dead" owners' folders at start: so each worker container
-  # (its hostname is its id) keeps its own. It reads submissions at the absolute path the web
-  # app stored, under $SERVELAB_HOST_DIR/var, and copies them into its job folder.
+  # Each worker container (its hostname is its id) keeps its job and socket folders apart, so
+  # removing a container's folder removes all it left. (Their names also carry the host, so
+  # workers sharing one folder would not sweep each other's.) It reads submissions at the
+  # absolute path the web app stored, under $SERVELAB_HOST_DIR/var, and copies them in.
   own="$SERVELAB_HOST_DIR/w/$(cat /etc/hostname)"
   export SERVELAB_VAR_DIR="$own/var" TMPDIR="$own"
 else

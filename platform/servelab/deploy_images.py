@@ -44,7 +44,7 @@ DEFAULT_TAGS: dict[Kind, str] = {
 }
 # What each image copies in from deploy/images/, besides what build-image.sh itself does.
 _IMAGE_FILES: dict[Kind, tuple[str, ...]] = {
-    "app": ("entrypoint.sh", "servelab.sh", "logging.json"),
+    "app": ("entrypoint.sh", "servelab.sh"),
     "redis": (),
     "postgres": ("postgres-entrypoint.sh",),
 }
@@ -60,30 +60,55 @@ class DeployBuild:
     content_hash: str
 
 
+# The app image runs Debian bookworm's python3 (not necessarily the host's): requirement markers
+# such as `python_full_version < "3.11.3"` are evaluated for it.
+IMAGE_PYTHON = "3.11.2"
+
+
 def app_pins(root: str = "servelab") -> dict[str, str]:
-    """Every distribution `root` needs at run time (extras it asks for included, its own test
-    extras not), at the version installed here: name -> version."""
+    """Every distribution `root` needs at run time in the image (extras it asks for included,
+    its own test extras not): name -> version, the one installed here. A distribution only the
+    image's Python needs (none is installed here) gets the lowest version its requirement
+    allows, so the build stays the same from one day to the next."""
     pins: dict[str, str] = {}
-    pending: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
+    pending: list[tuple[Requirement, frozenset[str]]] = [(Requirement(root), frozenset())]
     seen: set[tuple[str, frozenset[str]]] = set()
     while pending:
-        name, extras = pending.pop()
-        key = (canonicalize_name(name), extras)
-        if key in seen:
+        requirement, extras = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if (name, extras) in seen:
             continue
-        seen.add(key)
-        dist = md.distribution(name)
-        if canonicalize_name(name) != canonicalize_name(root):
-            pins[canonicalize_name(name)] = dist.version
+        seen.add((name, extras))
+        try:
+            dist = md.distribution(requirement.name)
+        except md.PackageNotFoundError:
+            pins[name] = _lowest_allowed(requirement)
+            continue
+        if name != canonicalize_name(root):
+            pins[name] = dist.version
         for line in dist.requires or []:
-            requirement = Requirement(line)
+            needed = Requirement(line)
             wanted = extras or frozenset({""})
-            if requirement.marker and not any(
-                requirement.marker.evaluate({"extra": extra}) for extra in wanted
+            if needed.marker and not any(
+                needed.marker.evaluate(_image_environment(extra)) for extra in wanted
             ):
                 continue
-            pending.append((requirement.name, frozenset(requirement.extras)))
+            pending.append((needed, frozenset(needed.extras)))
     return dict(sorted(pins.items()))
+
+
+def _image_environment(extra: str) -> dict[str, str]:
+    return {"extra": extra, "python_full_version": IMAGE_PYTHON, "python_version": "3.11"}
+
+
+def _lowest_allowed(requirement: Requirement) -> str:
+    for clause in requirement.specifier:
+        if clause.operator in (">=", "==", "~="):
+            return clause.version
+    raise RuntimeError(
+        f"{requirement} is needed by the image's Python {IMAGE_PYTHON} but is not installed "
+        "here and names no lowest version: install it in the .venv so it can be pinned"
+    )
 
 
 def _tree_files(root: Path) -> Iterator[Path]:
@@ -106,7 +131,7 @@ def _hash(kind: Kind, trees: Iterable[Path], extra: str) -> str:
 
 def content_hash(kind: Kind, settings: Settings, mirror: str, pins: dict[str, str]) -> str:
     """Hash of everything `kind`'s image is built from (the app: package, content and pins)."""
-    base = base_cache(settings.var_dir / "runtime", mirror).name
+    base = base_cache(settings, mirror).name
     if kind != "app":
         return _hash(kind, (), base)
     trees = (PACKAGE_DIR, settings.exercises_dir, settings.graders_dir)
@@ -146,7 +171,7 @@ def build_deploy_image(
         return DeployBuild(kind, tag, False, time.monotonic() - started, wanted)
     build_dir = settings.var_dir / "deploy"
     build_dir.mkdir(parents=True, exist_ok=True)
-    base = base_cache(settings.var_dir / "runtime", mirror)
+    base = base_cache(settings, mirror)
     base.parent.mkdir(parents=True, exist_ok=True)
     args = ["bash", str(BUILD_SCRIPT), kind, str(build_dir / f"rootfs-{kind}-{wanted}")]
     args += [str(base), mirror, tag, wanted]

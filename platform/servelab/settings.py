@@ -14,6 +14,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _DEV_SECRET = "dev-insecure-secret-change-me"
 
 
+MACHINE_CACHE = Path("/var/cache/servelab")
+
+
 class Settings(BaseSettings):
     """Everything configurable about ServeLab. Zero configuration works for development."""
 
@@ -25,6 +28,9 @@ class Settings(BaseSettings):
     var_dir: Path = PROJECT_ROOT / "var"
     exercises_dir: Path = PROJECT_ROOT / "exercises"
     graders_dir: Path = PROJECT_ROOT / "graders"
+    # The image builds' cached debootstrap base (one tarball, kept between builds and shared
+    # by every checkout on the machine). None: /var/cache/servelab as root, else var/runtime.
+    image_cache_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     https: bool = False
@@ -88,6 +94,9 @@ class Settings(BaseSettings):
     def _derive_and_check(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'servelab.db'}"
+        if self.image_cache_dir is None:
+            as_root = os.geteuid() == 0
+            self.image_cache_dir = MACHINE_CACHE if as_root else self.var_dir / "runtime"
         if self.database_pool_size is None:
             self.database_pool_size = self.worker_count + 10
         if self.limits_backend is None:

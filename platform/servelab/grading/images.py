@@ -159,7 +159,7 @@ def build_image(
         if offline is None:
             offline = not registry_reachable()
         if offline:
-            _build_offline(build_dir, spec, tag, wanted, step)
+            _build_offline(settings, build_dir, spec, tag, wanted, step)
         else:
             _build_online(client, spec, tag, wanted, step)
         _prune_dangling(client)
@@ -211,23 +211,31 @@ def apt_mirror() -> str:
     return DEFAULT_MIRROR
 
 
-def base_cache(build_dir: Path, mirror: str) -> Path:
-    """The cached bare Debian base (a tarball); the deployment's images start from it too.
+def base_cache(settings: Settings, mirror: str) -> Path:
+    """The cached bare Debian base (a tarball in `settings.image_cache_dir`); the deployment's
+    images start from it too, and every checkout on the machine shares it.
 
     It depends only on what debootstrap is asked for and from where, not on any pins.
     """
     base_key = hashlib.sha256(f"{BASE_RECIPE} {mirror}".encode()).hexdigest()[:12]
-    return build_dir / f"base-{base_key}.tar"
+    assert settings.image_cache_dir is not None  # set by Settings' validator
+    settings.image_cache_dir.mkdir(parents=True, exist_ok=True)
+    return settings.image_cache_dir / f"base-{base_key}.tar"
 
 
 def _build_offline(
-    build_dir: Path, spec: ImageSpec, tag: str, wanted: str, step: Callable[[str], None]
+    settings: Settings,
+    build_dir: Path,
+    spec: ImageSpec,
+    tag: str,
+    wanted: str,
+    step: Callable[[str], None],
 ) -> None:
     download_wheels(build_dir / "wheels", spec.requirements, step)
     rootfs = build_dir / f"rootfs-{spec.kind}-{wanted}"
     mirror = apt_mirror()
     args = ["bash", str(BUILD_SCRIPT), str(rootfs), str(build_dir / "wheels")]
-    args += [str(spec.requirements), mirror, tag, wanted, str(base_cache(build_dir, mirror))]
+    args += [str(spec.requirements), mirror, tag, wanted, str(base_cache(settings, mirror))]
     args += [spec.kind, spec.user, str(spec.uid)]
     with subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
