@@ -27,7 +27,7 @@ import docker.errors
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from servelab.grading.images import apt_mirror, base_cache, download_wheels
+from servelab.grading.images import apt_mirror, base_cache, build_lock, download_wheels
 from servelab.grading.runtime import RuntimeImageError
 from servelab.settings import PROJECT_ROOT, Settings
 
@@ -167,18 +167,18 @@ def build_deploy_image(
     mirror = apt_mirror()
     pins = app_pins() if kind == "app" else {}
     wanted = content_hash(kind, settings, mirror, pins)
-    if not force and image_current(client, tag, wanted):
-        return DeployBuild(kind, tag, False, time.monotonic() - started, wanted)
-    build_dir = settings.var_dir / "deploy"
-    build_dir.mkdir(parents=True, exist_ok=True)
-    base = base_cache(settings, mirror)
-    base.parent.mkdir(parents=True, exist_ok=True)
-    args = ["bash", str(BUILD_SCRIPT), kind, str(build_dir / f"rootfs-{kind}-{wanted}")]
-    args += [str(base), mirror, tag, wanted]
-    with tempfile.TemporaryDirectory(dir=build_dir) as scratch:
-        if kind == "app":
-            args += _app_inputs(settings, Path(scratch), build_dir / "wheels", pins, step)
-        _run_script(args, kind, step)
+    with build_lock(settings):  # a build running meanwhile may have made it current
+        if not force and image_current(client, tag, wanted):
+            return DeployBuild(kind, tag, False, time.monotonic() - started, wanted)
+        build_dir = settings.var_dir / "deploy"
+        build_dir.mkdir(parents=True, exist_ok=True)
+        base = base_cache(settings, mirror)
+        args = ["bash", str(BUILD_SCRIPT), kind, str(build_dir / f"rootfs-{kind}-{wanted}")]
+        args += [str(base), mirror, tag, wanted]
+        with tempfile.TemporaryDirectory(dir=build_dir) as scratch:
+            if kind == "app":
+                args += _app_inputs(settings, Path(scratch), build_dir / "wheels", pins, step)
+            _run_script(args, kind, step)
     _prune_replaced(client)
     step("done")
     return DeployBuild(kind, tag, True, time.monotonic() - started, wanted)

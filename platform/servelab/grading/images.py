@@ -153,7 +153,7 @@ def build_image(
     wanted = spec.content_hash()
     build_dir = settings.var_dir / "runtime"
     build_dir.mkdir(parents=True, exist_ok=True)
-    with _build_lock(build_dir / "build.lock"):
+    with build_lock(settings):
         if not force and image_exists(settings, client, spec):
             return BuildResult(tag, False, bool(offline), time.monotonic() - started, wanted)
         if offline is None:
@@ -168,9 +168,12 @@ def build_image(
 
 
 @contextmanager
-def _build_lock(path: Path) -> Iterator[None]:
-    """One build at a time per host; the second waits and then finds the image current."""
-    with path.open("w") as handle:
+def build_lock(settings: Settings) -> Iterator[None]:
+    """One image build at a time per host (grading and deployment images, every checkout:
+    they share the base cache); the second waits, then finds its image current."""
+    assert settings.image_cache_dir is not None  # set by Settings' validator
+    settings.image_cache_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.image_cache_dir / "build.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
