@@ -178,7 +178,10 @@ def test_the_flagship_is_among_the_self_tested_exercises() -> None:
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("slug", _self_tested_slugs())
 def test_selftest_through_the_real_pipeline(slug: str, grading_settings: Settings) -> None:
-    report = run_selftest(grading_settings, load_settings_course(grading_settings), slug)
+    course = load_settings_course(grading_settings)
+    # Two at a time, as an instructor would on two cores; the verdicts keep discovery's order.
+    report = run_selftest(grading_settings, course, slug, jobs=2)
+    assert [v.candidate.name for v in report.verdicts] == [c.name for c in discover(course, slug)]
     surprises = {v.candidate.name: v.surprises for v in report.verdicts if not v.ok}
     assert report.ok, (report.problems, surprises)
     reference = report.verdicts[0]

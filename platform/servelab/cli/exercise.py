@@ -31,6 +31,15 @@ def selftest(
         typer.Option("--only", help="grade only this candidate (solution, starter, a mutant)"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the verdicts as JSON")] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            min=1,
+            max=16,
+            help="candidates graded at once (each holds the exercise's CPU and memory limits)",
+        ),
+    ] = 1,
 ) -> None:
     """Grade the reference, every mutant and the starter through the real pipeline.
 
@@ -39,7 +48,7 @@ def selftest(
     any surprise.
     """
     console = Console(stderr=as_json)
-    report = _run_with_progress(slug, only or None, console)
+    report = _run_with_progress(slug, only or None, console, jobs=jobs)
     if as_json:
         typer.echo(json.dumps(_report_json(report), indent=2))
     else:
@@ -48,7 +57,9 @@ def selftest(
         raise typer.Exit(EXIT_SURPRISE)
 
 
-def _run_with_progress(slug: str, only: list[str] | None, console: Console) -> SelftestReport:
+def _run_with_progress(
+    slug: str, only: list[str] | None, console: Console, *, jobs: int
+) -> SelftestReport:
     settings = get_settings()
     try:
         course = load_settings_course(settings)
@@ -82,6 +93,7 @@ def _run_with_progress(slug: str, only: list[str] | None, console: Console) -> S
             course,
             slug,
             only=only,
+            jobs=jobs,
             on_start=on_start,
             on_phase=on_phase,
             on_done=on_done,

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -246,11 +247,14 @@ def run_selftest(
     slug: str,
     *,
     only: list[str] | None = None,
+    jobs: int = 1,
     on_start: Callable[[Candidate], None] | None = None,
     on_phase: Callable[[Candidate, SubmissionStatus], None] | None = None,
     on_done: Callable[[Verdict], None] | None = None,
 ) -> SelftestReport:
-    """Grade every candidate through the real pipeline, one after another."""
+    """Grade every candidate through the real pipeline, `jobs` at a time (each grading is
+    independent, as in the worker pool); the verdicts keep the candidates' order. With more
+    than one job the callbacks run in the grading threads."""
     try:
         candidates = discover(course, slug)
     except SelftestError as exc:
@@ -262,8 +266,8 @@ def run_selftest(
         if unknown:
             return SelftestReport(slug, [], problems=[f"no candidate named {', '.join(unknown)}"])
         candidates = [c for c in candidates if c.name in only]
-    verdicts = []
-    for candidate in candidates:
+
+    def grade_one(candidate: Candidate) -> Verdict:
         if on_start:
             on_start(candidate)
         started = time.monotonic()
@@ -272,10 +276,14 @@ def run_selftest(
                 folder, files, settings, on_phase=_phase_reporter(candidate, on_phase)
             )
         verdict = judge(candidate, outcome, time.monotonic() - started)
-        verdicts.append(verdict)
         if on_done:
             on_done(verdict)
-    return SelftestReport(slug, verdicts)
+        return verdict
+
+    if jobs <= 1:
+        return SelftestReport(slug, [grade_one(candidate) for candidate in candidates])
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="servelab-selftest") as pool:
+        return SelftestReport(slug, list(pool.map(grade_one, candidates)))
 
 
 @contextmanager
