@@ -36,8 +36,8 @@ test: venv lint
 	$(PY) -m pytest -m "not docker" -n 2 --durations=10
 	@echo "== 2/3: tests without Docker, on PostgreSQL"
 	$(PY) -m pytest -m "not docker" -n 2 --database=postgresql --durations=10
-	@echo "== 3/3: Docker tests, one at a time"
-	$(PY) -m pytest -m docker --durations=15
+	@echo "== 3/3: Docker tests, two test files at a time"
+	$(PY) -m pytest -m docker -n 2 --dist loadfile --durations=15
 
 lint: venv
 	.venv/bin/ruff check platform tests bench
