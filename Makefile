@@ -6,6 +6,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint system venv test-deps runtime demo clean
 
+# The Docker tests that store submissions through the test's own database (the web app's
+# embedded pool, several web processes, the worker pool); the other Docker tests grade a folder
+# through the pipeline and open no database. The Celery and fault tests are on PostgreSQL anyway.
+DOCKER_DB_TESTS := tests/web tests/grading/test_worker.py
+
 .venv/.stamp-install: pyproject.toml
 	test -x $(PY) || python3 -m venv .venv || { deploy/ensure-system.sh python && python3 -m venv .venv; }
 	$(PY) -m pip install -q -U pip
@@ -38,6 +43,8 @@ test: venv lint
 	$(PY) -m pytest -m "not docker" -n 2 --database=postgresql --durations=10
 	@echo "== 3/3: Docker tests, two test files at a time"
 	$(PY) -m pytest -m docker -n 2 --dist loadfile --durations=15
+	@echo "== 3/3 again on PostgreSQL: the Docker tests that store through the pass's database"
+	$(PY) -m pytest -m docker -n 2 --database=postgresql $(DOCKER_DB_TESTS)
 
 lint: venv
 	.venv/bin/ruff check platform tests bench
