@@ -200,3 +200,16 @@ def redis_db(redis_url: str) -> Iterator[str]:
     client.flushdb()
     client.close()
     yield redis_url
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def limits_store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Where shared limits are counted, once each way: None for this process's memory, else a
+    client of the session's Redis, emptied for this test."""
+    if request.param == "memory":
+        return None
+    import redis
+
+    client = redis.Redis.from_url(request.getfixturevalue("redis_db"))
+    request.addfinalizer(client.close)
+    return client

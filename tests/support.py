@@ -111,3 +111,13 @@ def require_docker(settings: Settings | None = None, *, images: bool = True) -> 
     """The one Docker readiness check: skip locally, fail under CI=true (see require_service)."""
     problem = docker_problem(settings, images=images)
     require_service(problem is None, problem or "")
+
+
+class FakeClock:
+    """A clock a test moves by hand (`clock.now += 60`), for windows and leases."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata as md
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,8 +26,13 @@ import docker.errors
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from servelab.grading.images import apt_mirror, base_cache, build_lock, download_wheels
-from servelab.grading.runtime import RuntimeImageError
+from servelab.grading.images import (
+    apt_mirror,
+    base_cache,
+    build_lock,
+    download_wheels,
+    run_build_script,
+)
 from servelab.settings import PROJECT_ROOT, Settings
 
 IMAGES_DIR = PROJECT_ROOT / "deploy" / "images"
@@ -178,7 +182,7 @@ def build_deploy_image(
         with tempfile.TemporaryDirectory(dir=build_dir) as scratch:
             if kind == "app":
                 args += _app_inputs(settings, Path(scratch), build_dir / "wheels", pins, step)
-            _run_script(args, kind, step)
+            run_build_script(args, kind, step)
     _prune_replaced(client)
     step("done")
     return DeployBuild(kind, tag, True, time.monotonic() - started, wanted)
@@ -212,16 +216,3 @@ def _prune_replaced(client: docker.DockerClient) -> None:
             client.images.remove(image.id, noprune=False)
         except docker.errors.APIError:
             pass  # still used by a container; the next build retries
-
-
-def _run_script(args: list[str], kind: Kind, step: Callable[[str], None]) -> None:
-    with subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as process:
-        assert process.stdout is not None and process.stderr is not None
-        for line in process.stdout:
-            if line.startswith("==> "):
-                step(line[4:].strip())
-        errors = process.stderr.read()
-    if process.returncode != 0:
-        raise RuntimeImageError(f"The offline {kind} image build failed:\n{errors[-3000:]}")

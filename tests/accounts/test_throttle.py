@@ -26,27 +26,15 @@ from servelab.accounts.throttle import (
 from servelab.db.engine import make_engine
 from servelab.settings import Settings
 from servelab.web.redis_limits import RedisWindowCounter, redis_counters
-from support import PASSWORD, csrf_from
+from support import PASSWORD, FakeClock, csrf_from
 
 OWNER = "owner@example.org"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def store(request: pytest.FixtureRequest) -> redis.Redis | None:
-    """Where the windows are counted: None for this process's memory, else a real Redis."""
-    if request.param == "memory":
-        return None
-    client = redis.Redis.from_url(request.getfixturevalue("redis_db"))
-    request.addfinalizer(client.close)
-    return client
+@pytest.fixture
+def store(limits_store: redis.Redis | None) -> redis.Redis | None:
+    """Where the windows are counted (tests/conftest.py `limits_store`)."""
+    return limits_store
 
 
 def _counter(store: redis.Redis | None, clock: FakeClock, *, limit: int) -> WindowCounter:

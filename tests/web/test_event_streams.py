@@ -25,26 +25,15 @@ from servelab.db.models.grading import SubmissionStatus
 from servelab.settings import Settings
 from servelab.web.redis_limits import RedisStreamSlots
 from servelab.web.streams import MemoryStreamSlots, StreamRefused, StreamSlots
+from support import FakeClock
 
 SLUG = "fastapi-for-ml-apis"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def slots_store(request: pytest.FixtureRequest) -> redis.Redis | None:
-    """Where the slots are counted: None for this process's memory, else a real Redis."""
-    if request.param == "memory":
-        return None
-    client = redis.Redis.from_url(request.getfixturevalue("redis_db"))
-    request.addfinalizer(client.close)
-    return client
+@pytest.fixture
+def slots_store(limits_store: redis.Redis | None) -> redis.Redis | None:
+    """Where the slots are counted (tests/conftest.py `limits_store`)."""
+    return limits_store
 
 
 def _slots(store: redis.Redis | None, *, per_user: int, total: int) -> StreamSlots:

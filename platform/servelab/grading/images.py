@@ -240,6 +240,12 @@ def _build_offline(
     args = ["bash", str(BUILD_SCRIPT), str(rootfs), str(build_dir / "wheels")]
     args += [str(spec.requirements), mirror, tag, wanted, str(base_cache(settings, mirror))]
     args += [spec.kind, spec.user, str(spec.uid)]
+    run_build_script(args, spec.kind, step)
+
+
+def run_build_script(args: list[str], kind: str, step: Callable[[str], None]) -> None:
+    """Run an offline image build script; its `==> step` lines go to `step`, its errors into
+    RuntimeImageError."""
     with subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
@@ -249,7 +255,7 @@ def _build_offline(
                 step(line[4:].strip())
         errors = process.stderr.read()
     if process.returncode != 0:
-        raise RuntimeImageError(f"The offline {spec.kind} image build failed:\n{errors[-3000:]}")
+        raise RuntimeImageError(f"The offline {kind} image build failed:\n{errors[-3000:]}")
 
 
 def _build_online(
