@@ -4,7 +4,7 @@ PY := .venv/bin/python
 SERVELAB := .venv/bin/servelab
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint system venv test-deps runtime demo clean
+.PHONY: run test lint system venv test-deps runtime demo clean editor
 
 .venv/.stamp-install: pyproject.toml
 	test -x $(PY) || python3 -m venv .venv || { deploy/ensure-system.sh python && python3 -m venv .venv; }
@@ -30,7 +30,7 @@ run: venv system
 
 ## Install test extras and services, lint, then run the whole suite (three passes: README)
 test: venv lint
-	deploy/ensure-system.sh docker runsc compose browser postgres redis
+	deploy/ensure-system.sh docker runsc compose browser postgres redis node
 	$(SERVELAB) runtime build
 	@echo "== 1/3: tests without Docker, on SQLite"
 	$(PY) -m pytest -m "not docker" -n 2 --durations=10
@@ -38,6 +38,13 @@ test: venv lint
 	$(PY) -m pytest -m "not docker" -n 2 --database=postgresql --durations=10
 	@echo "== 3/3: Docker tests, one at a time"
 	$(PY) -m pytest -m docker --durations=15
+
+## Rebuild the exercise page's code editor (web/static/editor/editor.js, committed) from
+## package-lock.json; tests/web/test_editor_bundle.py checks the committed one is this build
+editor:
+	deploy/ensure-system.sh node
+	npm ci --ignore-scripts --no-audit --no-fund
+	node platform/servelab/web/static/editor/build.mjs
 
 lint: venv
 	.venv/bin/ruff check platform tests bench

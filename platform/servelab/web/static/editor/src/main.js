@@ -1,0 +1,109 @@
+// The exercise page's code editor: progressive enhancement of the plain editor form
+// (templates/exercise.html). One CodeMirror tab per file (train.py, main.py, requirements.txt
+// and any added module), a draft of unsaved edits in this browser, and on submit every tab
+// copied back into the form's fields, so the server reads the same form with or without it.
+
+import { element } from "./dom.js";
+import { draftToRestore, dropDraft, saveDraft } from "./drafts.js";
+import { FIXED_FILES, filesFromForm, mirrorIntoForm } from "./files.js";
+import { createTabs } from "./tabs.js";
+
+// Read while this (deferred, classic) script runs: currentScript is null afterwards.
+const script = document.currentScript;
+const nonce = script ? script.nonce : "";
+const SAVE_DELAY_MS = 400;
+
+function formatTime(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function enhance(form) {
+  const fields = form.querySelector("#editor-fields");
+  if (!fields) return;
+  const key = form.dataset.draftKey;
+  const maxModules = Number(form.dataset.maxModules) || 20;
+  const latest = Number(form.dataset.latestSubmission) || 0;
+  const refused = form.dataset.refused === "true";
+  const maxFiles = FIXED_FILES.length + maxModules;
+
+  const root = element("div", { class: "code-editor" });
+  const help = element(
+    "p",
+    { class: "muted small", id: "editor-keys" },
+    "Tab indents. To leave the editor by keyboard press Esc, then Tab (Ctrl-M makes Tab move focus until pressed again). Ctrl-F searches.",
+  );
+  const status = element("p", { class: "editor-status small", "aria-live": "polite", id: "editor-status" });
+  const saved = element("span", { class: "muted", id: "editor-saved" });
+  const discard = element("button", { type: "button", class: "secondary small-button", id: "editor-discard" }, "Discard my edits");
+  const footer = element("p", { class: "editor-footer small" });
+  footer.append(saved, " ", discard);
+
+  let saveTimer = 0;
+  const tabs = createTabs({
+    nonce: nonce,
+    describedBy: "editor-keys",
+    maxModules: maxModules,
+    announce: (message) => {
+      status.textContent = message;
+    },
+    onChange: () => {
+      window.clearTimeout(saveTimer);
+      saveTimer = window.setTimeout(save, SAVE_DELAY_MS);
+    },
+  });
+
+  function save() {
+    window.clearTimeout(saveTimer);
+    saveTimer = 0;
+    if (saveDraft(key, tabs.files())) {
+      saved.textContent = "Your edits are kept in this browser until you submit them (saved " + formatTime(Date.now()) + ").";
+    } else {
+      saved.textContent = "This browser does not keep drafts (storage full or switched off): submit or download your work before leaving.";
+    }
+    discard.hidden = false;
+  }
+
+  const pageFiles = filesFromForm(form, false);
+  const draft = refused ? null : draftToRestore(key, maxFiles, latest);
+  tabs.load(draft ? draft.files : pageFiles);
+  if (draft) {
+    status.textContent = "Restored your unsaved edits from " + formatTime(draft.savedAt) + ".";
+    saved.textContent = "Your edits are kept in this browser until you submit them.";
+  } else if (refused) {
+    save(); // what was sent (and refused) is the draft now
+  } else {
+    discard.hidden = true;
+  }
+
+  discard.addEventListener("click", () => {
+    if (!window.confirm("Discard your edits in every tab and go back to the starter files?")) return;
+    window.clearTimeout(saveTimer);
+    dropDraft(key);
+    tabs.load(filesFromForm(form, true));
+    saved.textContent = "";
+    discard.hidden = true;
+    status.textContent = "Your edits were discarded; the tabs show the starter files.";
+  });
+
+  // The text areas are replaced by the tabs; they stay in the form to carry the files.
+  fields.hidden = true;
+  for (const area of fields.querySelectorAll("[required]")) area.removeAttribute("required");
+  root.append(help, tabs.element, status, footer);
+  fields.before(root);
+
+  form.addEventListener("submit", () => {
+    window.clearTimeout(saveTimer);
+    saveTimer = 0;
+    const files = tabs.files();
+    mirrorIntoForm(form, files);
+    // Kept until the page lists a submission newer than `latest` (drafts.js draftToRestore).
+    saveDraft(key, files, latest);
+  });
+  // Leaving with edits not yet stored (within the save delay): store them now.
+  window.addEventListener("pagehide", () => {
+    if (saveTimer) save();
+  });
+}
+
+const form = document.getElementById("editor-form");
+if (form) enhance(form);
