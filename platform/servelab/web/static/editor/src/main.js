@@ -52,20 +52,34 @@ function enhance(form) {
     },
   });
 
+  // Stores the draft, and copies the tabs into the form's fields: the form always holds
+  // what the tabs show (and the browser's own form restoration keeps that too).
   function save() {
     window.clearTimeout(saveTimer);
     saveTimer = 0;
-    if (saveDraft(key, tabs.files())) {
+    const files = tabs.files();
+    mirrorIntoForm(form, files);
+    if (saveDraft(key, files)) {
       saved.textContent = "Your edits are kept in this browser until you submit them (saved " + formatTime(Date.now()) + ").";
     } else {
-      saved.textContent = "This browser does not keep drafts (storage full or switched off): submit or download your work before leaving.";
+      saved.textContent = "This browser does not keep drafts (storage full or switched off): copy your work somewhere safe before you leave.";
     }
     discard.hidden = false;
   }
 
+  // The text areas are replaced by the tabs; they stay in the form to carry the files.
+  root.append(help, tabs.element, status, footer);
+  fields.before(root);
+  fields.hidden = true;
+  for (const area of fields.querySelectorAll("[required]")) area.removeAttribute("required");
+
+  // What the page came with (the starter, or a refused submission's files) and what its
+  // fields hold now (the same, unless the browser restored typed text on a reload).
+  const initialFiles = filesFromForm(form, true);
   const pageFiles = filesFromForm(form, false);
   const draft = refused ? null : draftToRestore(key, maxFiles, latest);
   tabs.load(draft ? draft.files : pageFiles);
+  mirrorIntoForm(form, tabs.files());
   if (draft) {
     status.textContent = "Restored your unsaved edits from " + formatTime(draft.savedAt) + ".";
     saved.textContent = "Your edits are kept in this browser until you submit them.";
@@ -76,20 +90,16 @@ function enhance(form) {
   }
 
   discard.addEventListener("click", () => {
-    if (!window.confirm("Discard your edits in every tab and go back to the starter files?")) return;
+    if (!window.confirm("Discard your edits in every tab and go back to the files this page came with?")) return;
     window.clearTimeout(saveTimer);
+    saveTimer = 0;
     dropDraft(key);
-    tabs.load(filesFromForm(form, true));
+    tabs.load(initialFiles);
+    mirrorIntoForm(form, initialFiles);
     saved.textContent = "";
     discard.hidden = true;
-    status.textContent = "Your edits were discarded; the tabs show the starter files.";
+    status.textContent = "Your edits were discarded; the tabs show the files this page came with.";
   });
-
-  // The text areas are replaced by the tabs; they stay in the form to carry the files.
-  fields.hidden = true;
-  for (const area of fields.querySelectorAll("[required]")) area.removeAttribute("required");
-  root.append(help, tabs.element, status, footer);
-  fields.before(root);
 
   form.addEventListener("submit", () => {
     window.clearTimeout(saveTimer);
