@@ -15,9 +15,9 @@ from sqlmodel import Session
 
 from servelab.db.models import Role
 from servelab.settings import Settings
-from servelab.web.editor_form import MAX_EDITOR_MODULES
+from servelab.web.editor_form import MAX_EDITOR_MODULES, MAX_MODULE_NAME, MODULE_NAME
 from servelab.web.security_headers import CONTENT_SECURITY_POLICY
-from support import csrf_from, login
+from support import ROOT, csrf_from, login
 
 TRAIN = (TINY / "starter" / "train.py").read_text(encoding="utf-8")
 MAIN = (TINY / "starter" / "main.py").read_text(encoding="utf-8")
@@ -85,6 +85,9 @@ def test_bad_modules_are_refused_and_the_form_comes_back_as_sent(
     assert r.context["editor"]["main.py"] == MAIN  # type: ignore[attr-defined]
     if len(modules) <= MAX_EDITOR_MODULES:
         assert list(r.context["editor_modules"]) == modules  # type: ignore[attr-defined]
+        for name, text in modules:  # each one a name field and a code field again
+            assert f'name="module_name" type="text" value="{name}"' in r.text
+            assert f">{text}</textarea>" in r.text
     assert 'data-refused="true"' in r.text
 
 
@@ -137,3 +140,12 @@ def test_only_the_editor_page_allows_its_own_nonced_styles(client: TestClient, m
     assert nonces[0] != nonces[1]  # fresh for every response
     assert client.get("/static/editor/editor.js").status_code == 200
     assert client.get("/static/editor/editor.css").status_code == 200
+
+
+def test_the_editor_checks_module_names_by_the_same_rule() -> None:
+    """static/editor/src/files.js refuses a name before sending it; the server is the judge."""
+    source = (ROOT / "platform/servelab/web/static/editor/src/files.js").read_text()
+    m = re.search(r"const MODULE_NAME = /\^(.*)\$/;", source)
+    assert m, "MODULE_NAME not found in files.js"
+    assert m.group(1).replace("\\/", "/") == MODULE_NAME.pattern
+    assert f"MAX_MODULE_NAME = {MAX_MODULE_NAME};" in source

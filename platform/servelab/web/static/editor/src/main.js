@@ -30,7 +30,7 @@ function enhance(form) {
   const help = element(
     "p",
     { class: "muted small", id: "editor-keys" },
-    "Tab indents. To leave the editor by keyboard press Esc, then Tab (Ctrl-M makes Tab move focus until pressed again). Ctrl-F searches.",
+    "Tab indents. To leave the editor by keyboard press Esc, then Tab (Ctrl-M, or Shift-Alt-M on a Mac, makes Tab move focus until pressed again). Ctrl-F searches.",
   );
   const status = element("p", { class: "editor-status small", "aria-live": "polite", id: "editor-status" });
   const saved = element("span", { class: "muted", id: "editor-saved" });
