@@ -119,6 +119,8 @@ def test_the_editor_keeps_edits_and_submits_the_starter(  # type: ignore[no-unty
     assert keyword.first.evaluate("e => getComputedStyle(e).color") != plain.evaluate(
         "e => getComputedStyle(e).color"
     )
+    discard = page.get_by_role("button", name="Discard my edits")
+    assert discard.is_hidden()  # nothing to discard yet
     first_line = (STARTER / "train.py").read_text().splitlines()[0]
     assert shown.locator(".cm-line").first.inner_text() == first_line
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -161,7 +163,8 @@ def test_the_editor_keeps_edits_and_submits_the_starter(  # type: ignore[no-unty
     assert page.locator(".editor-panel:not([hidden]) .cm-content").inner_text() == "SCALE = 2"
 
     # Back to the starter (discarding the draft), then submit it from the editor.
-    page.get_by_role("button", name="Discard my edits").click()
+    discard.click()
+    assert discard.is_hidden()
     assert tabs.all_inner_texts() == ["train.py", "main.py", "requirements.txt"]
     assert _form_file(page, "main.py") == (STARTER / "main.py").read_text()
     assert _form_file(page, "features.py") is None
@@ -176,6 +179,7 @@ def test_the_editor_keeps_edits_and_submits_the_starter(  # type: ignore[no-unty
     # Submitted: the exercise page starts from the page's files again, no draft restored.
     page.goto(EXERCISE)
     assert page.locator("#editor-status").inner_text() == ""
+    assert discard.is_hidden()
     assert tabs.all_inner_texts() == ["train.py", "main.py", "requirements.txt"]
     assert _form_file(page, "main.py") == (STARTER / "main.py").read_text()
     page.set_viewport_size({"width": 390, "height": 844})
