@@ -4,7 +4,7 @@ PY := .venv/bin/python
 SERVELAB := .venv/bin/servelab
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint system venv test-deps runtime demo clean
+.PHONY: run test lint system venv test-deps runtime demo clean editor
 
 # The Docker tests that store submissions through the test's own database (the web app's
 # embedded pool, several web processes, the worker pool); the other Docker tests grade a folder
@@ -35,7 +35,7 @@ run: venv system
 
 ## Install test extras and services, lint, then run the whole suite (three passes: README)
 test: venv lint
-	deploy/ensure-system.sh docker runsc compose browser postgres redis
+	deploy/ensure-system.sh docker runsc compose browser postgres redis node
 	$(SERVELAB) runtime build
 	@echo "== 1/3: tests without Docker, on SQLite"
 	$(PY) -m pytest -m "not docker" -n 2 --durations=10
@@ -45,6 +45,13 @@ test: venv lint
 	$(PY) -m pytest -m docker -n 2 --dist loadfile --durations=15
 	@echo "== 3/3 again on PostgreSQL: the Docker tests that store through the pass's database"
 	$(PY) -m pytest -m docker -n 2 --database=postgresql $(DOCKER_DB_TESTS)
+
+## Rebuild the exercise page's code editor (web/static/editor/editor.js, committed) from
+## package-lock.json; tests/web/test_editor_bundle.py checks the committed one is this build
+editor:
+	deploy/ensure-system.sh node
+	npm ci --ignore-scripts --no-audit --no-fund
+	node platform/servelab/web/static/editor/build.mjs
 
 lint: venv
 	.venv/bin/ruff check platform tests bench

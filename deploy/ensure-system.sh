@@ -3,7 +3,8 @@
 # Idempotent: installs only what is missing, starts dockerd only if it is not answering.
 # runsc: gVisor, registered with Docker as the "runsc" runtime (SERVELAB_SANDBOX_RUNTIME=runsc).
 # compose: Debian's docker-compose 1.29 (deploy/compose.yaml).
-# Usage: deploy/ensure-system.sh [docker] [runsc] [compose] [browser] [postgres] [redis] [python]
+# node: Node.js and npm, to rebuild the code editor's bundle (`make editor`) and to check it.
+# Usage: deploy/ensure-system.sh [docker] [runsc] [compose] [browser] [postgres] [redis] [python] [node]
 set -euo pipefail
 
 want=("$@")
@@ -20,6 +21,8 @@ for w in "${want[@]}"; do
     postgres) need postgresql ;;
     redis) need redis-server ;;
     python) need python3-venv ;;
+    # Debian packages npm apart from nodejs; other nodejs builds (NodeSource) bring their own.
+    node) need nodejs; command -v npm >/dev/null 2>&1 || need npm ;;
     *) echo "unknown component: $w" >&2; exit 2 ;;
   esac
 done

@@ -9,30 +9,50 @@
   browsers), `Referrer-Policy: same-origin`, and HSTS when ServeLab is served over HTTPS.
 - `Cache-Control: no-store` on everything but /static: pages show API tokens, results and
   CSRF tokens, and API answers are personal; nothing of that belongs in a shared cache.
+- The exercise page's editor needs one exception, a per-response style nonce for CodeMirror's
+  style elements (`content_security_policy(style_nonce=...)`); the route sets that policy.
 - A redirect's `Location` is made root-relative when it names the request's own host:
   absolute URLs never come from the (forgeable) Host header.
 """
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
+_DIRECTIVES = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
 STATIC_PREFIX = "/static/"
+
+
+def content_security_policy(*, style_nonce: str | None = None) -> str:
+    """The policy. With `style_nonce`, `<style>` elements carrying that nonce apply too: the
+    exercise page's code editor (CodeMirror) writes its theme into style elements and gives
+    them the nonce (EditorView.cspNonce). Style attributes and every other style element
+    stay blocked, and the nonce is fresh for each (uncached) response."""
+    directives = dict(_DIRECTIVES)
+    if style_nonce is not None:
+        directives["style-src"] += f" 'nonce-{style_nonce}'"
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def new_style_nonce() -> str:
+    """A fresh nonce for `content_security_policy(style_nonce=...)` (128 bits, base64url)."""
+    return secrets.token_urlsafe(16)
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 
 def security_headers(*, https: bool) -> dict[str, str]:

@@ -25,7 +25,7 @@ from servelab.content.loader import Course
 from servelab.db.models import User
 from servelab.db.models.grading import Submission
 from servelab.grading.archive import MAX_COMPRESSED
-from servelab.grading.intake import TextFiles, Upload, ZipUpload, accept
+from servelab.grading.intake import SubmissionRefused, TextFiles, Upload, ZipUpload, accept
 from servelab.settings import Settings
 from servelab.web.body_limit import BodyLimit
 from servelab.web.deps import (
@@ -36,6 +36,7 @@ from servelab.web.deps import (
     get_current_user,
     wake_workers,
 )
+from servelab.web.editor_form import EditorForm, editor_field, read_editor_form
 
 # Room for the multipart envelope and the editor's text fields around a maximal archive.
 MAX_BODY_BYTES = MAX_COMPRESSED + 512 * 1024
@@ -90,12 +91,7 @@ class SentSubmission:
 
     exercise_slug: str
     upload: Upload
-    editor: dict[str, str] | None = None  # the editor's texts, to show again on a refusal
-
-
-def editor_field(name: str) -> str:
-    """`train.py` -> `train_py`: the editor's textarea names."""
-    return name.replace(".", "_")
+    editor: EditorForm | None = None  # the editor form as sent, to show again on a refusal
 
 
 def _missing(field: str, message: str) -> RequestValidationError:
@@ -124,8 +120,12 @@ async def read_submission(request: Request) -> SentSubmission:
     form = await request.form()  # parsed once: the CSRF check has read it already
     slug = path_slug if path_slug is not None else _text(form.get("exercise"))
     if form.get("source") == "editor":
-        editor = {name: _text(form.get(editor_field(name))) for name in EDITOR_FILES}
-        return SentSubmission(slug, TextFiles(editor), editor)
+        editor = read_editor_form(
+            {name: _text(form.get(editor_field(name))) for name in EDITOR_FILES},
+            [_text(value) for value in form.getlist("module_name")],
+            [_text(value) for value in form.getlist("module_text")],
+        )
+        return SentSubmission(slug, TextFiles(editor.all_files()), editor)
     if path_slug is None and not slug:
         raise _missing("exercise", "Send the exercise slug in the form field `exercise`.")
     if path_slug is None and form.get("archive") is None:
@@ -169,6 +169,8 @@ class Intake:
 
     async def accept(self, db: Session, *, user: User, sent: SentSubmission) -> Submission:
         """Raises grading.intake.SubmissionRefused, its message for the person as is."""
+        if sent.editor is not None and sent.editor.problem:
+            raise SubmissionRefused(sent.editor.problem)
         submission = await run_in_threadpool(
             lambda: accept(
                 db,

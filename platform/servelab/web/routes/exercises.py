@@ -21,7 +21,9 @@ from servelab.grading.limits import SandboxLimits
 from servelab.grading.runtime import featured_packages, runtime_packages
 from servelab.grading.submission_limits import MAX_ACTIVE_SUBMISSIONS
 from servelab.web.deps import CourseDep, CsrfProtected, CurrentUser, OptionalUser, SessionDep
+from servelab.web.editor_form import MAX_EDITOR_MODULES, EditorForm
 from servelab.web.lookups import ExerciseFilesDep
+from servelab.web.security_headers import content_security_policy, new_style_nonce
 from servelab.web.submission_input import IntakeDep, LoggedIn, SentSubmissionDep, UploadLimit
 from servelab.web.templating import render
 
@@ -48,9 +50,11 @@ def _exercise_page(
     *,
     user: User | None,
     refused: SubmissionRefused | None = None,
-    editor: dict[str, str] | None = None,
+    editor: EditorForm | None = None,
 ) -> Response:
     exercise, slug = files.exercise, files.slug
+    # Only a logged-in learner gets the editor form, and with it the editor's style nonce.
+    style_nonce = new_style_nonce() if user is not None else None
     mine = (
         views.list_submissions(db, user_id=user.id, exercise_slug=slug) if user is not None else []
     )
@@ -67,7 +71,12 @@ def _exercise_page(
             "limits": SandboxLimits.from_exercise(exercise.limits),
             "packages": featured_packages(),
             "all_packages": runtime_packages(),
-            "editor": editor or starter_texts(files.starter_dir),
+            "editor": editor.files if editor else starter_texts(files.starter_dir),
+            "editor_modules": editor.modules if editor else (),
+            "max_editor_modules": MAX_EDITOR_MODULES,
+            "style_nonce": style_nonce,
+            # The editor keeps a draft in the browser until a submission newer than this shows.
+            "latest_submission_id": mine[0].id if mine else 0,
             "starter_files": list(starter_files(files.starter_dir)),
             "lesson": course.lessons.get(slug),
             "submissions": mine[:5],
@@ -82,6 +91,8 @@ def _exercise_page(
         user=user,
         status_code=refused.status_code if refused else 200,
     )
+    if style_nonce is not None:
+        page.headers["Content-Security-Policy"] = content_security_policy(style_nonce=style_nonce)
     if refused is not None and refused.retry_after_seconds:
         page.headers["Retry-After"] = str(refused.retry_after_seconds)
     return page
