@@ -11,7 +11,7 @@ from rich.table import Table
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.results import Cell, ResultDocument
 
-PHASE_TEXT = {
+PHASE_TEXT: dict[str, str] = {
     SubmissionStatus.QUEUED: "Queued (waiting for a grading worker)",
     SubmissionStatus.PREPARING: "Preparing (copying the folder, checking requirements.txt)",
     SubmissionStatus.TRAINING: "Training (python train.py in the sandbox)",
