@@ -327,6 +327,12 @@ class ServeLabClient:
                 "a new one on your account page (/account) and set SERVELAB_TOKEN.",
                 status,
             )
+        if status == 503:  # busy, or its database briefly away: nothing was saved
+            return ClientError(
+                Failure.SERVER,
+                f"{self.server} cannot take it now (HTTP 503): {detail or 'no explanation given'}",
+                status,
+            )
         if status >= 500:
             return ClientError(
                 Failure.SERVER,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -182,8 +183,10 @@ def test_the_flagship_reference_gets_full_marks(
         settings, tmp_path, SERVELAB_EMBEDDED_WORKER="true", SERVELAB_WORKER_COUNT="1"
     ) as running:
         token = _learner_token(settings)
+        started = time.monotonic()
         done = _submit(FLAGSHIP_REFERENCE, running.base_url, token, "-e", FLAGSHIP)
-    print(f"\n{done.stderr}\n{done.stdout}")
+        seconds = time.monotonic() - started
+    print(f"\n{done.stderr}\n{done.stdout}\nservelab submit took {seconds:.1f} s in all")
     assert done.exit_code == 0, done.output
     for phase in ("queued", "preparing", "training", "starting", "testing"):
         assert f"✓ {phase}" in done.stderr
