@@ -49,6 +49,7 @@ class Failure(StrEnum):
     UNREACHABLE = "unreachable"  # no connection, or none within the deadline
     SERVER = "server"  # the server failed, or answered something that is not its API
     TIMEOUT = "timeout"  # the total time ran out while following
+    STOPPED = "stopped"  # the person stopped following (Ctrl-C)
 
 
 class ClientError(Exception):

@@ -32,6 +32,7 @@ from servelab.grading.archive import ArchiveError
 from servelab.web.api_schemas import SubmissionPublic
 
 EXIT_TIMEOUT = 3
+EXIT_STOPPED = 130  # Ctrl-C, as shells report SIGINT
 DEFAULT_TIMEOUT_SECONDS = 600
 _EXIT = {
     Failure.REFUSED: EXIT_FAILED,
@@ -39,6 +40,7 @@ _EXIT = {
     Failure.UNREACHABLE: EXIT_ERROR,
     Failure.SERVER: EXIT_ERROR,
     Failure.TIMEOUT: EXIT_TIMEOUT,
+    Failure.STOPPED: EXIT_STOPPED,
 }
 # By the final status (a plain string from the server: an unknown one is an error).
 _FINAL_EXIT: dict[str, int] = {SubmissionStatus.GRADED: 0, SubmissionStatus.FAILED: EXIT_FAILED}
@@ -104,7 +106,7 @@ def _submit_and_follow(
     with Progress(*columns, console=err, transient=True, disable=quiet) as progress:
         task = progress.add_task("Checking the folder…")
         packed = _packed(directory)
-        progress.update(task, description=f"Connecting to {client.server}…")
+        progress.update(task, description=f"Connecting to {terminal_text(str(client.server))}…")
         who = client.me()
         progress.update(task, description=f"Uploading {_size(packed)}…")
         submission = client.submit(exercise, packed)
@@ -112,10 +114,18 @@ def _submit_and_follow(
         phases.say(
             f"Submitted {len(packed.files)} files ({_size(packed)}) to {terminal_text(exercise)}"
             f" as {terminal_text(who.email)}: submission {submission.id}, "
-            f"{client.page_url(submission)}"
+            f"{terminal_text(client.page_url(submission))}"
         )
         phases.update(submission)
-        return client.follow(submission, on_update=phases.update)
+        try:
+            return client.follow(submission, on_update=phases.update)
+        except KeyboardInterrupt:
+            raise ClientError(
+                Failure.STOPPED,
+                f"Stopped following; the submission goes on on the server. Follow it at "
+                f"{client.page_url(submission)}.",
+                submission=submission,
+            ) from None
 
 
 def _packed(directory: Path) -> PackedSubmission:
@@ -177,7 +187,7 @@ def _print_final(submission: SubmissionPublic, page: str, out: Console) -> None:
             out.print(terminal_text(submission.log_excerpt), highlight=False)
     else:
         out.print(f"[red bold]Platform error[/red bold]: ServeLab could not grade it. {message}")
-    out.print(f"Submission {submission.id}: {page}", highlight=False)
+    out.print(f"Submission {submission.id}: {terminal_text(page)}", highlight=False)
 
 
 def _report_failure(exc: ClientError, err: Console, as_json: bool) -> None:
