@@ -233,3 +233,19 @@ def test_a_failed_training_exits_1_with_its_log_and_json_is_the_api_shape(
     assert all(
         not test["nodeid"] and not test["instructor_output"] for test in doc["result"]["tests"]
     )
+
+
+def test_an_upload_over_the_active_limit_shows_the_servers_429(
+    server: LiveServer, settings: Settings
+) -> None:
+    token = _learner_token(settings)
+    waiting = [
+        _submit(FLAGSHIP_REFERENCE, server.base_url, token, "-e", FLAGSHIP, "--timeout", "1")
+        for _ in range(3)
+    ]
+    assert [done.exit_code for done in waiting] == [3, 3, 3]  # accepted, still queued
+    refused = _submit(FLAGSHIP_REFERENCE, server.base_url, token, "-e", FLAGSHIP, "--json")
+    assert refused.exit_code == 1, refused.output
+    error = json.loads(refused.stdout)["error"]
+    assert error["kind"] == "refused" and error["status_code"] == 429
+    assert error["message"].startswith("You already have 3 submissions waiting or being graded.")
