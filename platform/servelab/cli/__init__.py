@@ -2,7 +2,7 @@
 
 import typer
 
-from servelab.cli import core, deploy, exercise, grading, runtime
+from servelab.cli import core, deploy, exercise, grading, runtime, submit
 
 app = typer.Typer(
     help="ServeLab: auto-graded course platform for serving ML models with FastAPI.",
@@ -11,6 +11,7 @@ app = typer.Typer(
 )
 core.register(app)
 grading.register(app)
+submit.register(app)
 exercise.register(app)
 runtime.register(app)
 deploy.register(app)

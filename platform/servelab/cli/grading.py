@@ -13,23 +13,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from servelab.cli.result_display import PHASE_TEXT, print_result
 from servelab.content.errors import ContentErrors
 from servelab.content.loader import ExerciseFiles, UnknownExercise, load_settings_course
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.archive import ArchiveError, extract_zip
 from servelab.grading.outcome import GradeOutcome
 from servelab.grading.pipeline import grade_directory
-from servelab.grading.results import Cell, ResultDocument
 from servelab.settings import Settings, get_settings
 
-_PHASE_TEXT = {
-    SubmissionStatus.PREPARING: "Preparing (copying the folder, checking requirements.txt)",
-    SubmissionStatus.TRAINING: "Training (python train.py in the sandbox)",
-    SubmissionStatus.STARTING: "Starting the service (waiting until it is healthy)",
-    SubmissionStatus.TESTING: "Testing (running the hidden checks)",
-}
 EXIT_FAILED = 1
 EXIT_ERROR = 2
 
@@ -113,7 +106,7 @@ def _grade_live(
 
         def on_phase(phase: SubmissionStatus) -> None:
             phases.begin(phase.value)
-            status.update(_PHASE_TEXT.get(phase, phase.value) + "…")
+            status.update(PHASE_TEXT.get(phase, phase.value) + "…")
 
         outcome = grade_directory(directory, files, settings, on_phase=on_phase)
     phases.end(ok=outcome.status == SubmissionStatus.GRADED)
@@ -146,64 +139,10 @@ def _print_outcome(outcome: GradeOutcome, console: Console) -> None:
             console.print(outcome.log_excerpt, markup=False, highlight=False)
         return
     assert outcome.result is not None
-    console.print(_result_table(outcome.result))
-    for test in outcome.result.tests:
-        for recorded in test.tables:
-            console.print(f"[bold]{escape(test.name)}[/bold]: {escape(recorded.name)}")
-            console.print(_recorded_table(recorded.rows))
-    for total in outcome.result.categories:
-        console.print(f"  {total.label}: {total.score:g} / {total.max_score:g}")
-    console.print(f"[bold]{_summary(outcome.result)}[/bold]")
+    print_result(outcome.result, console)
     console.print(escape(outcome.learner_message))
     phases = ", ".join(f"{k} {v:.2f} s" for k, v in outcome.phase_seconds.items())
     console.print(f"[dim]{phases}[/dim]")
-
-
-def _summary(doc: ResultDocument) -> str:
-    """The grade in one line, and the feedback part's score beside it when the data is split."""
-    passed = sum(t.status == "passed" for t in doc.tests)
-    line = (
-        f"Graded: {doc.score:g} of {doc.max_score:g} points "
-        f"({passed} of {len(doc.tests)} checks passed)."
-    )
-    if doc.feedback_score is not None and doc.feedback_max_score is not None:
-        line += (
-            f" On the feedback part, which learners see until the due date: "
-            f"{doc.feedback_score:g} of {doc.feedback_max_score:g}."
-        )
-    if not doc.complete:
-        line += " The suite was stopped before every check had run."
-    return line
-
-
-def _result_table(doc: ResultDocument) -> Table:
-    table = Table(title="Checks", show_lines=False)
-    table.add_column("Category")
-    table.add_column("Check")
-    table.add_column("Score", justify="right")
-    table.add_column("Feedback")
-    for test in doc.tests:
-        mark = "[green]✓[/green]" if test.status == "passed" else "[red]✗[/red]"
-        name = escape(test.name)
-        if test.visibility != "visible":
-            name += f" [dim]({test.visibility})[/dim]"
-        table.add_row(
-            escape(test.category),
-            f"{mark} {name}",
-            f"{test.score:g}/{test.max_score:g}",
-            escape(test.output),
-        )
-    return table
-
-
-def _recorded_table(rows: list[dict[str, Cell]]) -> Table:
-    table = Table()
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    for column in columns:
-        table.add_column(escape(column))
-    for row in rows:
-        table.add_row(*(escape("" if row.get(c) is None else str(row.get(c))) for c in columns))
-    return table
 
 
 def worker(
