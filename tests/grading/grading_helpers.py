@@ -96,12 +96,18 @@ def host_service(source: Path) -> Iterator[Path]:
 
 
 def sandbox_containers(submission_label: str) -> list[object]:
-    """Containers (any state) a sandbox created for this submission label."""
+    """Containers (any state) a sandbox of this process created for this submission label.
+
+    Only this process's: a test running beside it (pytest-xdist) has databases of its own,
+    whose submission ids are the same small numbers."""
     import docker
 
+    from servelab.grading.orphans import OWNER_LABEL
+    from servelab.grading.processes import owner_token
+
     client = docker.from_env()
-    filters = {"label": f"servelab.submission={submission_label}"}
-    return list(client.containers.list(all=True, filters=filters))
+    labels = [f"servelab.submission={submission_label}", f"{OWNER_LABEL}={owner_token()}"]
+    return list(client.containers.list(all=True, filters={"label": labels}))
 
 
 def reused(pid: int) -> str:
