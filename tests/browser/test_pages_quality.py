@@ -197,3 +197,21 @@ def test_the_page_is_accessible_and_fits(  # type: ignore[no-untyped-def]
     assert errors == []
     assert overflow is None, overflow
     assert problems == [], "\n".join(problems)
+
+
+def test_the_check_reports_what_it_should(browser) -> None:  # type: ignore[no-untyped-def]
+    """The check itself: an unlabelled input fails it (critical), a low-contrast text fails
+    it (serious); a page without them passes."""
+    page = browser.new_page()
+    page.set_content(
+        '<!doctype html><html lang="en"><head><title>t</title></head><body><main>'
+        '<h1>Form</h1><input type="text"><p style="color:#bbb">faint</p></main></body></html>'
+    )
+    problems = accessibility_problems(page, "bad")
+    assert sorted(p.split(" ")[2] for p in problems) == ["color-contrast:", "label:"], problems
+    page.set_content(
+        '<!doctype html><html lang="en"><head><title>t</title></head><body><main>'
+        '<h1>Form</h1><label for="x">Name</label><input id="x" type="text"></main></body></html>'
+    )
+    assert accessibility_problems(page, "good") == []
+    page.close()
