@@ -45,6 +45,7 @@ class MainPage:
     name: str  # the screenshot's name
     path: str  # {graded}, {dead}, {open_attempt}, {done_attempt}: ids from the site
     who: str | None  # whose session: LEARNER, INSTRUCTOR or None (anonymous)
+    status: int = 200
 
 
 PAGES = [
@@ -64,7 +65,9 @@ PAGES = [
     MainPage("instructor-submission", "/instructor/submissions/{graded}", INSTRUCTOR),
     MainPage("dead-letters", "/instructor/dead-letters", INSTRUCTOR),
     MainPage("quiz-list", "/instructor/quizzes", INSTRUCTOR),
+    MainPage("users", "/instructor/users", INSTRUCTOR),
     MainPage("quiz-stats", f"/instructor/quizzes/{SLUG}", INSTRUCTOR),
+    MainPage("error", "/lessons/no-such-lesson", LEARNER, status=404),
 ]
 
 
@@ -185,7 +188,7 @@ def test_the_page_is_accessible_and_fits(  # type: ignore[no-untyped-def]
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     response = page.goto(main_page.path.format(**site.ids))
-    assert response is not None and response.status == 200, main_page.path
+    assert response is not None and response.status == main_page.status, main_page.path
     assert "/login" not in page.url or main_page.who is None, "the session was not accepted"
     page.wait_for_load_state("networkidle")
     name = f"{main_page.name}-{viewport}"
