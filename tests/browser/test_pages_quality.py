@@ -218,3 +218,26 @@ def test_the_check_reports_what_it_should(browser) -> None:  # type: ignore[no-u
     )
     assert accessibility_problems(page, "good") == []
     page.close()
+
+
+@pytest.mark.parametrize("main_page", PAGES, ids=[p.name for p in PAGES])
+def test_the_page_works_and_fits_a_phone_without_javascript(  # type: ignore[no-untyped-def]
+    browser, site: Site, main_page: MainPage
+) -> None:
+    """With JavaScript off (the editor's text areas, refresh instead of live progress) every
+    page still answers and fits 390 px; kept as <page>-phone-nojs.png. axe-core itself needs
+    JavaScript, so the accessibility check runs in the test above."""
+    context = browser.new_context(
+        base_url=site.base_url, viewport=VIEWPORTS["phone"], java_script_enabled=False
+    )
+    context.set_default_timeout(20_000)
+    if main_page.who:
+        context.add_cookies(site.cookies[main_page.who])
+    page = context.new_page()
+    response = page.goto(main_page.path.format(**site.ids))
+    assert response is not None and response.status == main_page.status, main_page.path
+    assert "/login" not in page.url or main_page.who is None, "the session was not accepted"
+    browser_helpers.save_screenshot(page, f"{main_page.name}-phone-nojs")
+    overflow = _overflow(page)
+    context.close()
+    assert overflow is None, overflow
