@@ -179,7 +179,7 @@ def test_sorts_and_pages_in_sql_with_header_links(
     # The score header turns the order around; the filters survive sorting and paging.
     assert 'href="?status=graded&amp;sort=score&amp;order=asc&amp;per_page=3"' in html
     assert 'href="?status=graded&amp;sort=score&amp;page=2&amp;per_page=3" rel="next"' in html
-    assert '<div class="table-wrap">' in html
+    assert '<div class="table-wrap dashboard-wrap">' in html
     assert "Showing 1–3 of 4 submissions matching the filters." in html
 
 
@@ -248,7 +248,8 @@ def test_regrade_selected_queues_only_the_chosen_ones_of_this_exercise(
     page = c.get(location, headers=HTML)
     assert "Queued 2 submissions for regrading" in page.text
     assert "2 queued, 0 running, 0 done of 2 regraded" in page.text
-    assert '<meta http-equiv="refresh" content="5">' in page.text
+    assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in page.text
+    assert "dashboard.js" in page.text  # the poll, where JavaScript runs
     assert "regrading; was 25.0" in page.text
     batch = re.search(r"batch=([^&]+)", location).group(1)  # type: ignore[union-attr]
     poll = c.get(f"/instructor/exercises/{SLUG}/regrade-progress?batch={batch}")
@@ -301,7 +302,7 @@ def test_the_dashboard_shows_score_changes_after_a_regrade(
     page = c.get(location, headers=HTML)
     html = page.text
     assert "0 queued, 0 running, 3 done of 3 regraded: all finished." in html
-    assert 'http-equiv="refresh"' not in html  # finished: no more refreshing
+    assert 'http-equiv="refresh"' not in html and "dashboard.js" not in html  # finished
     assert re.search(r"was 4.0 → now 7.0 <span class=\"up\">\(\+3.0\)", html)
     assert re.search(r"was 9.0 → now 3.0 <span class=\"down\">\(−6.0\)", html)
     assert "was ungraded → now 5.0" in html
