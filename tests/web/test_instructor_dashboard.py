@@ -128,6 +128,8 @@ def test_filters_by_learner_status_and_score_range(
         ("min_score=5&max_score=1", "the minimum score is above the maximum"),
         ("learner=" + "x" * 101, "at most 100 characters"),
         ("batch=yesterday", "regrade batch is not a time"),
+        ("regraded=-1", "regraded is a count of submissions"),
+        ("skipped=1e99", "skipped is a count of submissions"),
     ],
 )
 def test_bad_dashboard_links_get_400_with_what_is_wrong(

@@ -63,6 +63,17 @@ def _batch_mark(value: str | None) -> datetime | None:
     return mark if mark.tzinfo else mark.replace(tzinfo=UTC)
 
 
+def _count(value: str | None, name: str) -> int | None:
+    """A count the regrade redirect wrote (`regraded`, `skipped`): shown, never trusted."""
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise _bad_request(
+            f"{name} is a count of submissions (a whole number); open the dashboard without it."
+        )
+    return int(value)
+
+
 def dashboard_url(slug: str, batch: regrade.Batch) -> str:
     query = urlencode(
         {"regraded": batch.queued, "skipped": batch.skipped, "batch": batch.at.isoformat()}
@@ -102,8 +113,8 @@ def exercise_dashboard(
     exercise: ExerciseDep,
     user: InstructorUser,
     db: SessionDep,
-    regraded: int | None = None,
-    skipped: int | None = None,
+    regraded: str | None = None,
+    skipped: str | None = None,
     batch: str | None = None,
 ) -> Response:
     """The submissions table (filtered, sorted, paged in SQL), the charts, regrade progress."""
@@ -130,8 +141,8 @@ def exercise_dashboard(
             "statuses": [s.value for s in SubmissionStatus],
             "stats": stats,
             "charts": _charts(stats),
-            "regraded": regraded,
-            "skipped": skipped,
+            "regraded": _count(regraded, "regraded"),
+            "skipped": _count(skipped, "skipped"),
             "batch": batch if mark else None,
             "progress": progress,
             "refresh_seconds": REFRESH_SECONDS if progress and not progress.finished else None,
