@@ -401,3 +401,12 @@ def test_filters_sorting_and_pages_are_portable_sql(tmp_path: Path, postgres_db:
         r = _post(client, f"/instructor/exercises/{SLUG}/regrade-selected", {"ids": [low.id]})
         html = client.get(r.headers["location"], headers=HTML).text
         assert "1 queued, 0 running, 0 done of 1 regraded" in html
+
+
+def test_page_links_show_the_ends_and_the_neighbourhood() -> None:
+    from servelab.grading.submission_table import page_numbers
+
+    assert page_numbers(1, 1) == [1]
+    assert page_numbers(1, 4) == [1, 2, 3, 4]
+    assert page_numbers(10, 40) == [1, None, 8, 9, 10, 11, 12, None, 40]
+    assert page_numbers(40, 40) == [1, None, 38, 39, 40]

@@ -101,9 +101,8 @@ class TableQuery(BaseModel):
 
     @property
     def filtered(self) -> bool:
-        return bool(self.learner or self.status or self.min_score is not None) or (
-            self.max_score is not None
-        )
+        ranges = (self.min_score, self.max_score)
+        return bool(self.learner) or self.status is not None or ranges != (None, None)
 
     def params(self, **changes: Any) -> dict[str, str]:
         """The query string of this view with `changes`, defaults left out (short links)."""
@@ -220,8 +219,10 @@ def page_numbers(page: int, pages: int, *, around: int = 2) -> list[int | None]:
     """Page links to show: the first, the last and a few around the current (None: a gap)."""
     shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
     out: list[int | None] = []
+    previous = 0
     for number in shown:
-        if out and out[-1] is not None and number - out[-1] > 1:  # type: ignore[operator]
+        if previous and number - previous > 1:
             out.append(None)
         out.append(number)
+        previous = number
     return out
