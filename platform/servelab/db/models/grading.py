@@ -83,6 +83,10 @@ class Submission(SQLModel, table=True):
     # the message only a wake-up call, so a row queued since its last dispatch (or dispatched
     # long ago: the broker may have lost it) is sent again (grading/dispatch.py).
     dispatched_at: datetime | None = None
+    # An instructor's regrade (grading/regrade.py): the score before it (None when the
+    # submission had no grade then) and when it was asked for; the dashboard shows the change.
+    previous_score: float | None = None
+    regraded_at: datetime | None = None
 
     requested_at: datetime = Field(default_factory=utcnow)
     queued_at: datetime | None = None
