@@ -155,6 +155,11 @@ def test_a_policy_without_late_work_refuses_with_the_due_date(
     login(client, extended)
     assert upload_zip(client, starter_zip()).status_code == 303
     assert [(s.user_id, s.late) for s in all_submissions(db)] == [(extended.id, False)]
+    # An instructor trying their own exercise is marked late but not refused.
+    instructor = make_user(Role.INSTRUCTOR)
+    login(client, instructor)
+    assert upload_zip(client, starter_zip()).status_code == 303
+    assert [s.late for s in all_submissions(db) if s.user_id == instructor.id] == [True]
 
 
 # --- the after_due reveal follows the learner's own date -------------------------------------
