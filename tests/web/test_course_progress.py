@@ -4,6 +4,8 @@ opened (recorded once), best quiz score, best exercise score as the learner may 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -143,23 +145,33 @@ def test_progress_costs_one_query_per_kind_however_many_lessons(
     user_id = learner.id or 0  # read before counting: the test's session reloads it
 
     def statements(slugs: list[str]) -> int:
-        seen: list[str] = []
-        engine = db.get_bind()
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            with Session(engine) as fresh:
-                mine = progress.course_progress(
-                    fresh, user_id=user_id, lesson_slugs=slugs, exercises=exercises
-                )
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
+        with _statements(db) as (fresh, seen):
+            mine = progress.course_progress(
+                fresh, user_id=user_id, lesson_slugs=slugs, exercises=exercises
+            )
         assert all(mine.of(slug).opened for slug in slugs)
         return len(seen)
 
     one, five = statements([SLUG]), statements(["a", "b", "c", "d", SLUG])
     print(f"progress statements: {one} for 1 lesson, {five} for 5")
     assert one == five <= 4  # visits, quiz attempts, submissions, extensions
+
+
+@contextmanager
+def _statements(db: Session) -> Iterator[tuple[Session, list[str]]]:
+    """A fresh session on the test's database, and every SQL statement sent while it is open."""
+    seen: list[str] = []
+    engine = db.get_bind()
+
+    def record(_conn, _cursor, statement: str, *_rest) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with Session(engine) as fresh:
+            yield fresh, seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def _past_due_exercise(client: TestClient):  # type: ignore[no-untyped-def]
@@ -180,3 +192,11 @@ def _scored(
         submission.feedback_score, submission.feedback_max_score = feedback
     db.add(submission)
     db.commit()
+
+
+def test_a_recorded_visit_costs_one_read_and_no_write(db: Session, learner: User) -> None:
+    user_id = learner.id or 0
+    progress.record_visit(db, user_id=user_id, lesson_slug=SLUG)
+    with _statements(db) as (fresh, seen):
+        progress.record_visit(fresh, user_id=user_id, lesson_slug=SLUG)
+    assert len(seen) == 1 and seen[0].lstrip().upper().startswith("SELECT"), seen
