@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Text, false
 from sqlmodel import Field, SQLModel
 
 from servelab.db.clock import utcnow
@@ -87,6 +87,9 @@ class Submission(SQLModel, table=True):
     # submission had no grade then) and when it was asked for; the dashboard shows the change.
     previous_score: float | None = None
     regraded_at: datetime | None = None
+    # Sent after the learner's due date (their extension's, else the exercise's); set once at
+    # intake (grading/intake.py) and kept through regrades.
+    late: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
     requested_at: datetime = Field(default_factory=utcnow)
     queued_at: datetime | None = None

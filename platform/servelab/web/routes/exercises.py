@@ -14,7 +14,7 @@ from servelab.content import markdown
 from servelab.content.exercise import starter_files, starter_texts, starter_zip
 from servelab.content.loader import Course, ExerciseFiles
 from servelab.db.models import User
-from servelab.grading import views
+from servelab.grading import due_dates, views
 from servelab.grading.archive import MAX_COMPRESSED
 from servelab.grading.intake import SubmissionRefused
 from servelab.grading.limits import SandboxLimits
@@ -52,7 +52,14 @@ def _exercise_page(
     refused: SubmissionRefused | None = None,
     editor: EditorForm | None = None,
 ) -> Response:
-    exercise, slug = files.exercise, files.slug
+    slug = files.slug
+    # The learner's own due date (an extension) decides everything due-related on the page.
+    exercise = (
+        due_dates.learner_exercise(db, files.exercise, exercise_slug=slug, user_id=user.id)
+        if user is not None and user.id is not None
+        else files.exercise
+    )
+    exercises = {**course.exercises, slug: exercise}
     # Only a logged-in learner gets the editor form, and with it the editor's style nonce.
     style_nonce = new_style_nonce() if user is not None else None
     mine = (
@@ -65,6 +72,7 @@ def _exercise_page(
         {
             "slug": slug,
             "exercise": exercise,
+            "class_due": files.exercise.due,
             "instructions_html": instructions,
             # exercise.md usually opens with its own `# Title`: then it is the page's heading.
             "instructions_have_title": instructions.lstrip().startswith("<h1"),
@@ -80,9 +88,9 @@ def _exercise_page(
             "starter_files": list(starter_files(files.starter_dir)),
             "lesson": course.lessons.get(slug),
             "submissions": mine[:5],
-            "best": views.best_graded(mine, course.exercises),
+            "best": views.best_graded(mine, exercises),
             "learner_score": views.learner_score,
-            "exercises": course.exercises,
+            "exercises": exercises,
             "max_upload_mib": MAX_COMPRESSED // 2**20,
             "max_active": MAX_ACTIVE_SUBMISSIONS,
             "per_hour": exercise.limits.submissions_per_hour,

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from servelab.db.models.grading import Submission
-from servelab.grading import queue, views
+from servelab.grading import due_dates, queue, views
 from servelab.web.deps import (
     CourseDep,
     CurrentUser,
@@ -51,7 +51,7 @@ def my_submissions(
         "submissions/list.html",
         {
             "submissions": views.list_submissions(db, user_id=user.id),
-            "exercises": course.exercises,
+            "exercises": due_dates.learner_exercises(db, course.exercises, user_id=user.id or 0),
             "learner_score": views.learner_score,
         },
         user=user,
@@ -66,7 +66,7 @@ def submission_page(
     db: SessionDep,
     course: CourseDep,
 ) -> Response:
-    exercise = course.exercises.get(submission.exercise_slug)
+    exercise = due_dates.submission_exercise(db, course.exercises, submission)
     assert submission.id is not None
     return render(
         request,
