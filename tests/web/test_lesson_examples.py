@@ -187,3 +187,18 @@ def test_the_flagship_example_runs_from_the_lesson_page_and_matches(
     assert "slice islands: rows=21 accuracy=0.86" in html.split("This run's output")[1]
     r = client.post(RUN, data={"csrf_token": token}, headers={FRAGMENT_HEADER: "fragment"})
     assert r.status_code == 200 and r.text.lstrip().startswith('<div id="example-run-result"')
+
+
+def test_with_example_runs_off_there_is_no_run_button(
+    migrated: Settings, make_user: Callable[..., User]
+) -> None:
+    from servelab.web.app import create_app
+
+    off = migrated.model_copy(update={"example_runs_enabled": False})
+    with TestClient(create_app(off)) as client:
+        login(client, make_user(Role.LEARNER))
+        html = client.get(PAGE).text
+        assert 'id="example-run-form"' not in html and "python example.py" in html
+        token = csrf_from(client, PAGE)
+        r = client.post(RUN, data={"csrf_token": token})
+    assert r.status_code == 404 and "does not run examples" in r.text

@@ -39,6 +39,9 @@ WINDOW_SECONDS = 60.0
 BUSY_RETRY_SECONDS = 10
 UNAVAILABLE_RETRY_SECONDS = 60
 _GATE_LOCK = threading.Lock()
+EXAMPLE_RUNS_OFF = (
+    "This ServeLab does not run examples; run it on your own machine with `python example.py`."
+)
 
 
 class ExamplesBusy(Exception):
@@ -106,6 +109,8 @@ async def run_lesson_example(
 ) -> Response:
     fragment = request.headers.get(FRAGMENT_HEADER) == "fragment"
     page = _Page(request, lesson, course, user, fragment=fragment)
+    if not settings.example_runs_enabled:
+        return page.refusal(status.HTTP_404_NOT_FOUND, EXAMPLE_RUNS_OFF)
     if user is None:
         if fragment:
             return page.refusal(status.HTTP_401_UNAUTHORIZED, "Log in to run this example.")
