@@ -74,6 +74,9 @@ def test_an_anonymous_reader_is_asked_to_log_in(client: TestClient) -> None:
     assert r.headers["location"] == "/login?next=%2Flessons%2Ffastapi-for-ml-apis%23example"
     r = client.post(RUN, data={"csrf_token": token}, headers={FRAGMENT_HEADER: "fragment"})
     assert r.status_code == 401 and "Log in to run this example." in r.text
+    # After logging in, the reader comes back to the example.
+    login_page = client.get(r"/login?next=/lessons/fastapi-for-ml-apis%23example").text
+    assert f'name="next" value="{PAGE}#example"' in login_page
 
 
 def test_the_run_form_is_on_the_lesson_page_with_its_own_css_and_script(
