@@ -20,6 +20,7 @@ from servelab.grading.intake import SubmissionRefused
 from servelab.grading.limits import SandboxLimits
 from servelab.grading.runtime import featured_packages, runtime_packages
 from servelab.grading.submission_limits import MAX_ACTIVE_SUBMISSIONS
+from servelab.web import result_page
 from servelab.web.deps import CourseDep, CsrfProtected, CurrentUser, OptionalUser, SessionDep
 from servelab.web.editor_form import MAX_EDITOR_MODULES, EditorForm
 from servelab.web.lookups import ExerciseFilesDep
@@ -59,6 +60,7 @@ def _exercise_page(
         views.list_submissions(db, user_id=user.id, exercise_slug=slug) if user is not None else []
     )
     instructions = instructions_html(files)
+    history = views.learner_score_history(mine, exercise)
     page = render(
         request,
         "exercise.html",
@@ -82,6 +84,8 @@ def _exercise_page(
             "submissions": mine[:5],
             "best": views.best_graded(mine, course.exercises),
             "learner_score": views.learner_score,
+            "history": history,
+            "history_chart": result_page.history_chart(history) if history else None,
             "exercises": course.exercises,
             "max_upload_mib": MAX_COMPRESSED // 2**20,
             "max_active": MAX_ACTIVE_SUBMISSIONS,
