@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import rankdata
-from sklearn.linear_model import LogisticRegression
 
 from servelab.grading.openapi import Vetting
 from servelab.grading.plugin import feedback
@@ -132,14 +131,6 @@ def report_problems(wrong: list[str], what: str, why: str, section: str) -> None
         listed = "\n".join(f"- {line}" for line in wrong[:8])
         more = f"\n- … and {len(wrong) - 8} more" if len(wrong) > 8 else ""
         fail(f"{what}\n{listed}{more}\n{why}", section)
-
-
-def baseline_auc(train: pd.DataFrame, holdout: pd.DataFrame) -> float:
-    """Held-out ROC AUC of the grader's baseline: a logistic regression on `tenure_months`
-    alone, fit on train.csv. It depends on no answer of the service, so showing it (rounded)
-    tells a learner nothing a submission could probe."""
-    model = LogisticRegression().fit(train[["tenure_months"]], train["churned"])
-    return auc(holdout["churned"].to_numpy(), model.predict_proba(holdout[["tenure_months"]])[:, 1])
 
 
 def rounded(value: float) -> float:

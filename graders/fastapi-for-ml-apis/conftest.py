@@ -18,7 +18,6 @@ from churn_support import (  # noqa: E402
     Api,
     CardResponse,
     Scored,
-    baseline_auc,
     fail,
     records,
     score_records,
@@ -49,12 +48,6 @@ def holdout(hidden_data: Callable[[str], Path]) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def train(public_data: Callable[[str], Path]) -> pd.DataFrame:
     return pd.read_csv(public_data("train.csv"), parse_dates=["snapshot_date"])
-
-
-@pytest.fixture(scope="session")
-def grader_baseline(train: pd.DataFrame, holdout: pd.DataFrame) -> float:
-    """The grader's baseline's held-out ROC AUC (churn_support.baseline_auc), once per part."""
-    return baseline_auc(train, holdout)
 
 
 @pytest.fixture(scope="session")

@@ -26,11 +26,7 @@ from servelab.grading.plugin import feedback, record_table
 pytestmark = pytest.mark.category("slices")
 
 
-def _slice_rows(
-    column: str, holdout: pd.DataFrame, scores: np.ndarray, baseline: float
-) -> list[dict]:
-    """One row per slice; `floor` and `baseline` (the grader's tenure-only baseline on every
-    held-out customer) repeat in each row, and the result page draws them as reference lines."""
+def _slice_rows(column: str, holdout: pd.DataFrame, scores: np.ndarray) -> list[dict]:
     rows = []
     for value, group in holdout.groupby(column, sort=True):
         labels = group["churned"].to_numpy()
@@ -45,17 +41,14 @@ def _slice_rows(
                 "interval_low": rounded(low),
                 "interval_high": rounded(high),
                 "floor": SLICE_FLOOR,
-                "baseline": rounded(baseline),
                 "ok": bool(high >= SLICE_FLOOR),
             }
         )
     return rows
 
 
-def _check_slices(
-    column: str, holdout: pd.DataFrame, holdout_scores: Scored, baseline: float
-) -> None:
-    rows = _slice_rows(column, holdout, holdout_scores.require(), baseline)
+def _check_slices(column: str, holdout: pd.DataFrame, holdout_scores: Scored) -> None:
+    rows = _slice_rows(column, holdout, holdout_scores.require())
     record_table(f"Held-out ROC AUC per {column}", rows)
     below = [str(row[column]) for row in rows if not row["ok"]]
     if below:
@@ -70,26 +63,21 @@ def _check_slices(
         )
     feedback(
         f"ROC AUC per {column} on held-out customers, with 95 % bootstrap intervals; small "
-        "slices have wide intervals, so they are judged on the interval's upper end. The "
-        "baseline is the grader's tenure-only model on all held-out customers.",
+        "slices have wide intervals, so they are judged on the interval's upper end.",
         section="slices",
     )
 
 
 @pytest.mark.points(7)
-def test_every_region_above_the_floor(
-    holdout: pd.DataFrame, holdout_scores: Scored, grader_baseline: float
-) -> None:
+def test_every_region_above_the_floor(holdout: pd.DataFrame, holdout_scores: Scored) -> None:
     """ROC AUC per region is above the floor, allowing for sampling error"""
-    _check_slices("region", holdout, holdout_scores, grader_baseline)
+    _check_slices("region", holdout, holdout_scores)
 
 
 @pytest.mark.points(5)
-def test_every_plan_above_the_floor(
-    holdout: pd.DataFrame, holdout_scores: Scored, grader_baseline: float
-) -> None:
+def test_every_plan_above_the_floor(holdout: pd.DataFrame, holdout_scores: Scored) -> None:
     """ROC AUC per plan is above the floor, allowing for sampling error"""
-    _check_slices("plan", holdout, holdout_scores, grader_baseline)
+    _check_slices("plan", holdout, holdout_scores)
 
 
 @pytest.mark.points(4)
