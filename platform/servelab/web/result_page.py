@@ -101,18 +101,12 @@ def table_chart(table: Table, *, chart_id: str) -> charts.Chart | None:
 
 
 def category_chart(result: ResultDocument) -> charts.Chart | None:
-    """One bar per category: the share of its points scored, with the points as the note."""
+    """One bar per category: the share of its points scored."""
     shown = [c for c in result.categories if c.max_score > 0]
     if not shown:
         return None
-    bars = [
-        charts.Bar(
-            c.label,
-            100 * c.score / c.max_score,
-            note=f"{charts.number(c.score)} of {charts.number(c.max_score)} points",
-        )
-        for c in shown
-    ]
+    # The points are in the table beside the chart: a note would not fit a phone's width.
+    bars = [charts.Bar(c.label, 100 * c.score / c.max_score) for c in shown]
     return charts.bar_chart(
         bars, title="Points per category", max_value=100, unit="%", chart_id="chart-categories"
     )
