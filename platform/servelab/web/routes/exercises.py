@@ -80,12 +80,13 @@ def _exercise_page(
             # The editor keeps a draft in the browser until a submission newer than this shows.
             "latest_submission_id": mine[0].id if mine else 0,
             "starter_files": list(starter_files(files.starter_dir)),
+            # The learner's score history (submissions/_history.html).
+            "history": history,
+            "history_chart": result_page.history_chart(history) if history else None,
             "lesson": course.lessons.get(slug),
             "submissions": mine[:5],
             "best": views.best_graded(mine, course.exercises),
             "learner_score": views.learner_score,
-            "history": history,
-            "history_chart": result_page.history_chart(history) if history else None,
             "exercises": course.exercises,
             "max_upload_mib": MAX_COMPRESSED // 2**20,
             "max_active": MAX_ACTIVE_SUBMISSIONS,
