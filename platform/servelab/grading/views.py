@@ -178,12 +178,12 @@ def learner_since_last(
 ) -> SinceLast | None:
     """Checks newly passing and newly failing since the learner's previous graded submission,
     both compared as the learner sees them now (None without a graded pair)."""
+    if submission.status != SubmissionStatus.GRADED:
+        return None  # a page refreshed while grading runs costs no extra query
     current = learner_result(submission, exercise, now=now)
-    previous = previous_graded(session, submission=submission)
-    if current is None or previous is None or submission.status != SubmissionStatus.GRADED:
-        return None
-    before = learner_result(previous, exercise, now=now)
-    if before is None:
+    previous = previous_graded(session, submission=submission) if current else None
+    before = learner_result(previous, exercise, now=now) if previous else None
+    if current is None or previous is None or before is None:
         return None
     return SinceLast(previous, check_changes(current, before))
 
