@@ -20,6 +20,7 @@ from servelab.grading.intake import SubmissionRefused
 from servelab.grading.limits import SandboxLimits
 from servelab.grading.runtime import featured_packages, runtime_packages
 from servelab.grading.submission_limits import MAX_ACTIVE_SUBMISSIONS
+from servelab.web import result_page
 from servelab.web.deps import CourseDep, CsrfProtected, CurrentUser, OptionalUser, SessionDep
 from servelab.web.editor_form import MAX_EDITOR_MODULES, EditorForm
 from servelab.web.lookups import ExerciseFilesDep
@@ -66,6 +67,7 @@ def _exercise_page(
         views.list_submissions(db, user_id=user.id, exercise_slug=slug) if user is not None else []
     )
     instructions = instructions_html(files)
+    history = views.learner_score_history(mine, exercise)
     page = render(
         request,
         "exercise.html",
@@ -86,6 +88,9 @@ def _exercise_page(
             # The editor keeps a draft in the browser until a submission newer than this shows.
             "latest_submission_id": mine[0].id if mine else 0,
             "starter_files": list(starter_files(files.starter_dir)),
+            # The learner's score history (submissions/_history.html).
+            "history": history,
+            "history_chart": result_page.history_chart(history) if history else None,
             "lesson": course.lessons.get(slug),
             "submissions": mine[:5],
             "best": views.best_graded(mine, exercises),

@@ -78,6 +78,8 @@ def submission_page(
             "timeline": views.timeline(db, submission_id=submission.id, with_details=False),
             "phase_seconds": views.learner_phase_seconds(submission),
             "log_excerpt": views.learner_log_excerpt(submission),
+            "since_last": views.learner_since_last(db, submission, exercise),
+            "learner_score": views.learner_score,
             "ahead": views.queue_position(db, submission=submission),
             "final": submission.state.is_final,
             "refresh_seconds": PAGE_REFRESH_SECONDS,
