@@ -232,6 +232,26 @@ def test_a_failed_runs_log_is_escaped_capped_and_folded(
     assert text.count("training step") < 1_000  # 5,000 were stored
 
 
+def test_a_graded_runs_training_log_is_shown_escaped_and_capped_but_not_its_service_log(
+    learner_client: TestClient, learner: User, stored
+) -> None:  # type: ignore[no-untyped-def]
+    submission = stored(
+        learner,
+        result=result(),
+        train_log="<b>fitted</b> on 900 rows\n" + "epoch done, the loss went down\n" * 5_000,
+        log_excerpt="INFO POST /predict {'tenure': 17} (a hidden row)",
+    )
+    html = _page(learner_client, submission.id)
+    training = _section(html, "training")
+    assert '<details class="log" id="train-log">' in training
+    assert "&lt;b&gt;fitted&lt;/b&gt; on 900 rows" in training and "<b>fitted" not in html
+    assert "characters cut" in training and training.count("epoch done") < 1_000
+    assert "a hidden row" not in html  # the service saw hidden data: its log stays private
+
+    none = stored(learner, result=result())
+    assert 'id="training"' not in _page(learner_client, none.id)
+
+
 def test_the_instructors_full_view_keeps_its_details_in_the_new_layout(
     client: TestClient, db: Session, make_user
 ) -> None:  # type: ignore[no-untyped-def]

@@ -139,6 +139,12 @@ def learner_log_excerpt(submission: Submission) -> str:
     return ""
 
 
+def learner_train_log(submission: Submission) -> str:
+    """What train.py printed, once training finished: it saw only public data, so it is
+    always the learner's to read (a training failure's output is the log excerpt instead)."""
+    return cap_text(submission.train_log or "", MAX_SHOWN_LOG_CHARS)
+
+
 def previous_graded(session: Session, *, submission: Submission) -> Submission | None:
     """The same learner's graded submission of the same exercise just before this one (by
     time asked; at the same instant, the lower id came first)."""

@@ -72,6 +72,9 @@ class Submission(SQLModel, table=True):
     result_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     learner_message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     log_excerpt: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # What train.py printed (capped). Training sees only public data, before any hidden request
+    # exists, so unlike the service's log it is always the learner's to read.
+    train_log: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     phase_seconds_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
     attempts: int = 0

@@ -78,6 +78,7 @@ def submission_page(
             "timeline": views.timeline(db, submission_id=submission.id, with_details=False),
             "phase_seconds": views.learner_phase_seconds(submission),
             "log_excerpt": views.learner_log_excerpt(submission),
+            "train_log": views.learner_train_log(submission),
             "since_last": views.learner_since_last(db, submission, exercise),
             "learner_score": views.learner_score,
             "ahead": views.queue_position(db, submission=submission),
