@@ -15,13 +15,11 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import Mount
 
 from servelab.grading import containers
 from servelab.grading.containers import bind
@@ -40,13 +38,9 @@ STDERR_BYTES = 16 * 1024
 STDERR_TAIL_CHARS = 4000  # the end of stderr is where a traceback says what went wrong
 DIFF_CHARS = 8000
 DIFF_LINES = 200
-# The runtime image serves learners' services and has no HTTP client, but a lesson's example
-# calls its app through FastAPI's TestClient, which needs httpx. These pure-Python packages
-# (the platform's own dependencies) are mounted read-only on the example's PYTHONPATH, and
-# Starlette's notice that it prefers httpx2 is silenced exactly as pyproject.toml does.
-SUPPORT_PACKAGES = ("httpx", "httpcore", "certifi")
-SUPPORT_DIR = "/opt/servelab-example-support"
-SUPPORT_WARNINGS = "ignore:Using `httpx` with `starlette.testclient` is deprecated"
+# A lesson's example calls its app through FastAPI's TestClient (httpx, in the runtime image
+# for that); Starlette's notice that it prefers httpx2 is silenced as pyproject.toml does.
+EXAMPLE_WARNINGS = "ignore:Using `httpx` with `starlette.testclient` is deprecated"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # all but tab and newline
 
 
@@ -124,18 +118,6 @@ def compare(expected: str, actual: str) -> tuple[bool, str]:
     return False, cap_text("\n".join(lines), DIFF_CHARS)
 
 
-def support_mounts() -> list[Mount]:
-    """Read-only binds of SUPPORT_PACKAGES from the platform's own environment."""
-    mounts = []
-    for name in SUPPORT_PACKAGES:
-        spec = find_spec(name)
-        if spec is None or not spec.submodule_search_locations:
-            raise ExampleUnavailable()
-        folder = Path(next(iter(spec.submodule_search_locations)))
-        mounts.append(bind(folder, f"{SUPPORT_DIR}/{name}"))
-    return mounts
-
-
 def run_example(
     code: str,
     expected_output: str,
@@ -177,11 +159,11 @@ def _run(
         role=ROLE,
         labels={MANAGED_LABEL: "1", OWNER_LABEL: owner_token()},
         limits=limits,
-        environment={"PYTHONPATH": SUPPORT_DIR, "PYTHONWARNINGS": SUPPORT_WARNINGS},
+        environment={"PYTHONWARNINGS": EXAMPLE_WARNINGS},
         working_dir=CONTAINER_DIR,
         runtime=settings.sandbox_runtime,
     )
-    mounts = [bind(folder, CONTAINER_DIR), *support_mounts()]
+    mounts = [bind(folder, CONTAINER_DIR)]
     launched = containers.launch(
         client,
         ROLE,
