@@ -98,7 +98,7 @@ def test_a_learner_and_an_instructor_go_through_the_course(  # type: ignore[no-u
 
         # Run its example in the sandbox: the output matches the expected one.
         page.locator("#example-run-form").get_by_role("button", name="Run").click()
-        status = page.locator("#example-run-result .example-run-status")
+        status = page.locator("#example-run-result .example-run-status:not(.is-running)")
         status.wait_for(timeout=120_000)
         assert "matches" in status.inner_text(), page.locator("#example-run-result").inner_text()
         _shots(page, "lesson")

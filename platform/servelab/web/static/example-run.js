@@ -19,7 +19,7 @@
     if (result) {
       result.textContent = "";
       var waiting = document.createElement("p");
-      waiting.className = "example-run-status";
+      waiting.className = "example-run-status is-running";
       waiting.setAttribute("role", "status");
       waiting.textContent = "Running the example in the sandbox…";
       result.appendChild(waiting);
