@@ -122,6 +122,7 @@ def grades_csv(session: Session, *, exercise_slug: str, pick: Pick) -> str:
             "graded_at",
             "submissions",
             "picked",
+            "late",
         ]
     )
     for row in rows:
@@ -143,6 +144,7 @@ def grades_csv(session: Session, *, exercise_slug: str, pick: Pick) -> str:
                 s.graded_at.isoformat() if s.graded_at else "",
                 counts.get(s.user_id, 0),
                 pick.value,
+                "yes" if s.late else "no",
             ]
         )
     return out.getvalue()
