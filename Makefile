@@ -40,8 +40,8 @@ test: venv lint
 	$(SERVELAB) runtime build
 	@echo "== 1/3: tests without Docker, on SQLite"
 	$(PY) -m pytest -m "not docker" -n 2 --durations=10
-	@echo "== 2/3: tests without Docker, on PostgreSQL"
-	$(PY) -m pytest -m "not docker" -n 2 --database=postgresql --durations=10
+	@echo "== 2/3: tests without Docker or a browser, on PostgreSQL (the pages' storage is tested here; their look in 1/3)"
+	$(PY) -m pytest -m "not docker and not browser" -n 2 --database=postgresql --durations=10
 	@echo "== 3/3: Docker tests, two test files at a time"
 	$(PY) -m pytest -m docker -n 2 --dist loadfile --durations=15
 	@echo "== 3/3 again on PostgreSQL: the Docker tests that store through the pass's database"

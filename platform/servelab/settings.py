@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     intake_concurrency: int = Field(2, ge=1)
     intake_wait_seconds: float = Field(15.0, gt=0)
 
+    # Running a lesson's example in the sandbox (web/routes/lesson_examples.py): the web
+    # process starts the container, so it needs the Docker engine (false: no Run button); the
+    # time limit, runs per person per minute, and example containers at once per process.
+    example_runs_enabled: bool = True
+    example_run_seconds: float = Field(30.0, gt=0, le=300)
+    example_runs_per_minute: int = Field(5, ge=1)
+    example_run_concurrency: int = Field(2, ge=1)
+
     # Where the login throttle and the live-stream caps are counted (web/redis_limits.py):
     # "memory" (one web process) or "redis" (every web process sharing redis_url). None:
     # redis when SERVELAB_REDIS_URL is set or the queue backend is celery, else memory.

@@ -63,3 +63,46 @@ def test_mistakes_name_file_and_line(tmp_path: Path, text: str, line: int, messa
     error = info.value.errors[0]
     assert (error.path.name, error.line) == ("exercise.toml", line)
     assert message in error.message
+
+
+def test_late_policy_defaults_to_accepting_late_work(tmp_path: Path) -> None:
+    exercise = load_exercise(_write(tmp_path, 'title = "T"\n'))
+    assert exercise.late_policy.accept and exercise.late_policy.note == ""
+    strict = load_exercise(
+        _write(
+            tmp_path,
+            'title = "T"\ndue = 2026-01-31\n\n[late_policy]\naccept = false\n'
+            'note = "Email the instructor."\n',
+        )
+    )
+    assert not strict.late_policy.accept and strict.late_policy.note == "Email the instructor."
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('title = "T"\n[late_policy]\naccept = false\n', "late_policy needs a due date"),
+        ('title = "T"\ndue = 2026-01-31\n[late_policy]\npenalty = 10\n', "unknown key 'penalty'"),
+        (
+            f'title = "T"\ndue = 2026-01-31\n[late_policy]\nnote = "{"x" * 501}"\n',
+            "at most 500 characters",
+        ),
+        ('title = "T"\ndue = 2026-01-31\n[late_policy]\naccept = "maybe"\n', "valid boolean"),
+    ],
+)
+def test_late_policy_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ContentErrors) as info:
+        load_exercise(_write(tmp_path, text))
+    error = info.value.errors[0]
+    assert error.path.name == "exercise.toml"
+    assert message in error.message, error.message
+
+
+def test_an_extension_replaces_the_due_date_for_one_learner_only(tmp_path: Path) -> None:
+    exercise = load_exercise(_write(tmp_path, 'title = "T"\ndue = 2026-01-31T00:00:00Z\n'))
+    later = datetime(2026, 2, 7, tzinfo=UTC)
+    mine = exercise.for_learner(later)
+    assert mine.due == later and exercise.due == datetime(2026, 1, 31, tzinfo=UTC)
+    assert exercise.is_past_due(datetime(2026, 2, 1, tzinfo=UTC))
+    assert not mine.is_past_due(datetime(2026, 2, 1, tzinfo=UTC))
+    assert exercise.for_learner(exercise.due) is exercise

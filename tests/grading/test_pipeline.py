@@ -37,6 +37,18 @@ def test_phases_reported_in_order_and_work_dir_removed(runtime_image: str, tmp_p
     assert not any(work_root(settings).iterdir())
 
 
+def test_what_train_py_printed_is_kept_apart_from_the_services_log(
+    runtime_image: str, tmp_path: Path
+) -> None:
+    train = (SOLUTION / "train.py").read_text() + "\nprint('fitted <b>ok</b> on the public data')\n"
+    folder = copy_submission(SOLUTION, tmp_path / "sub", train__py=train)
+    outcome = grade_directory(folder, tiny_exercise(), course_settings(tmp_path / "var"))
+    assert outcome.status == SubmissionStatus.GRADED
+    assert "fitted <b>ok</b> on the public data" in outcome.train_log
+    assert "fitted <b>ok</b>" not in outcome.log_excerpt
+    assert outcome.stored_columns()["train_log"] == outcome.train_log
+
+
 def test_vanished_submission_folder_is_a_platform_error(tmp_path: Path) -> None:
     settings = course_settings(tmp_path / "var")
     outcome = grade_directory(tmp_path / "gone", tiny_exercise(), settings)

@@ -99,3 +99,36 @@ def test_submitted_files_are_read_only_inside_the_submissions_folder(tmp_path: P
     assert [(f.name, f.text) for f in shown] == [("blob.bin", None), ("train.py", "x = 1\n")]
     elsewhere = _finished(SubmissionStatus.GRADED, source_dir=str(outside))
     assert views.submitted_files(elsewhere, settings=settings) == []
+
+
+def test_previous_graded_is_the_owners_last_graded_one_of_that_exercise(
+    engine: Engine, user_id: int
+) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def row(
+        session: Session, owner: int, status: SubmissionStatus, when: datetime, slug: str = "tiny"
+    ) -> Submission:
+        submission = Submission(
+            user_id=owner, exercise_slug=slug, status=status, source_dir="/x", requested_at=when
+        )
+        session.add(submission)
+        session.commit()
+        session.refresh(submission)
+        return submission
+
+    with Session(engine) as session:
+        other = make_learner(session, email="other@example.org").id
+        assert other is not None
+        first = row(session, user_id, SubmissionStatus.GRADED, at)
+        same_instant = row(session, user_id, SubmissionStatus.GRADED, at)
+        row(session, user_id, SubmissionStatus.FAILED, at + timedelta(minutes=1))
+        row(session, other, SubmissionStatus.GRADED, at + timedelta(minutes=2))
+        row(session, user_id, SubmissionStatus.GRADED, at + timedelta(minutes=2), slug="another")
+        latest = row(session, user_id, SubmissionStatus.GRADED, at + timedelta(minutes=3))
+        previous = views.previous_graded(session, submission=latest)
+        assert previous is not None and previous.id == same_instant.id
+        # At the same instant, the lower id came first.
+        earlier = views.previous_graded(session, submission=same_instant)
+        assert earlier is not None and earlier.id == first.id
+        assert views.previous_graded(session, submission=first) is None

@@ -12,6 +12,7 @@ import json
 import shutil
 import time
 import zipfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,7 +90,9 @@ TIMEOUT_REASON = (
 )
 
 
-def _check(nodeid: str, name: str, points: float, category: str, visibility: Visibility, **kw):  # type: ignore[no-untyped-def]
+def check_record(
+    nodeid: str, name: str, points: float, category: str, visibility: Visibility, **kw
+):  # type: ignore[no-untyped-def]
     return CheckRecord(
         nodeid=nodeid,
         name=name,
@@ -106,7 +109,7 @@ def sample_result() -> ResultDocument:
     """A graded document with one check of each visibility, feedback with a section, a reason
     the service made a check fail, a table and raw output; 25 of 50 points."""
     checks = [
-        _check(
+        check_record(
             "test_tiny.py::test_health",
             "health answers",
             10,
@@ -115,7 +118,7 @@ def sample_result() -> ResultDocument:
             tables=[RawTable("Error per slice", [{"slice": "low x", "mae": 0.125}])],
             raw=["raw pytest output for health"],
         ),
-        _check(
+        check_record(
             "test_tiny.py::test_nan",
             "rejects NaN",
             10,
@@ -126,7 +129,7 @@ def sample_result() -> ResultDocument:
             problems={Problem.TIMED_OUT},
             raw=[f"AssertionError: {HIDDEN_MARKER} expected 422 got 200"],
         ),
-        _check(
+        check_record(
             "test_tiny.py::test_secret",
             "secret holdout check",
             15,
@@ -135,30 +138,35 @@ def sample_result() -> ResultDocument:
             status=CheckStatus.FAILED,
             raw=["holdout value 0.8123"],
         ),
-        _check(
+        check_record(
             "test_tiny.py::test_secret_baseline",
             "secret holdout baseline",
             5,
             "baseline",
             Visibility.HIDDEN,
         ),
-        _check(
+        check_record(
             "test_tiny.py::test_after_due", "after due check", 10, "baseline", Visibility.AFTER_DUE
         ),
     ]
-    doc = build_document(
+    doc = build_result(checks, suite_errors=["boom"])
+    # What the runner adds once the grader container has ended (runner._outcome).
+    return doc.model_copy(update={"instructor_output": "whole pytest session output"})
+
+
+def build_result(checks: list[CheckRecord], *, suite_errors: Sequence[str] = ()) -> ResultDocument:
+    """The document the plugin's own report functions build from these checks."""
+    return build_document(
         checks,
         started=time.monotonic(),
         leaderboard=[],
-        suite_errors=["boom"],
+        suite_errors=list(suite_errors),
         warnings=[],
         redactor=None,
         limits=ServiceLimits(),
         labels=SAMPLE_LABELS,
         complete=True,
     )
-    # What the runner adds once the grader container has ended (runner._outcome).
-    return doc.model_copy(update={"instructor_output": "whole pytest session output"})
 
 
 def store_submission(
@@ -168,6 +176,7 @@ def store_submission(
     status: SubmissionStatus = SubmissionStatus.GRADED,
     result: ResultDocument | None = None,
     log_excerpt: str = "",
+    train_log: str = "",
     learner_message: str = "",
     slug: str = SLUG,
     requested_at: datetime | None = None,
@@ -185,6 +194,7 @@ def store_submission(
         result_json=result.model_dump_json() if result else None,
         learner_message=learner_message,
         log_excerpt=log_excerpt,
+        train_log=train_log or None,
         phase_seconds_json=json.dumps({"train": 1.5, "startup": 0.8, "test": 2.25}),
         requested_at=now,
         queued_at=now,

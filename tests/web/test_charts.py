@@ -27,10 +27,11 @@ def test_bar_lengths_follow_values_and_references_sit_at_their_value() -> None:
     )
     young, old = chart.rects
     assert math.isclose(young.width, 2 * old.width)
-    span = charts.WIDTH - charts.LABEL_WIDTH - charts.VALUE_GUTTER
+    assert young.x == old.x > 5 * charts.LABEL_CHAR_WIDTH  # room for the labels "young", "old"
+    span = charts.WIDTH - young.x - charts.VALUE_GUTTER
     assert math.isclose(young.width, 0.8 * span)
     floor = [s for s in chart.segments if s.dashed]
-    assert len(floor) == 1 and math.isclose(floor[0].x1, charts.LABEL_WIDTH + 0.6 * span)
+    assert len(floor) == 1 and math.isclose(floor[0].x1, young.x + 0.6 * span)
     assert "young 0.8" in chart.summary and "floor 0.6" in chart.summary
     assert "old: 0.4 · 120 rows" in old.tooltip
 
@@ -53,6 +54,14 @@ def test_labels_are_escaped_and_long_ones_cut() -> None:
     assert not list(figure.iter("script"))
 
 
+def test_the_label_column_fits_the_longest_cut_label() -> None:
+    long = charts.bar_chart([charts.Bar("x" * 80, 1.0)], title="long")
+    short = charts.bar_chart([charts.Bar("ab", 1.0)], title="short")
+    [bar] = long.rects
+    assert bar.x == charts.LABEL_WIDTH >= charts.MAX_LABEL_CHARS * charts.LABEL_CHAR_WIDTH
+    assert short.rects[0].x < 40 + 1
+
+
 def test_values_outside_the_scale_or_not_finite_are_clamped() -> None:
     chart = charts.bar_chart(
         [charts.Bar("a", -3), charts.Bar("b", 7), charts.Bar("c", math.nan)],
@@ -61,7 +70,7 @@ def test_values_outside_the_scale_or_not_finite_are_clamped() -> None:
     )
     a, b, c = chart.rects
     assert a.width == 0 and c.width == 0
-    assert math.isclose(b.width, charts.WIDTH - charts.LABEL_WIDTH - charts.VALUE_GUTTER)
+    assert math.isclose(b.width, charts.WIDTH - b.x - charts.VALUE_GUTTER)
     assert "c —" in chart.summary
 
 

@@ -183,6 +183,9 @@ def test_grades_csv_best_or_latest_per_learner(client: TestClient, db: Session, 
     db.add(bob)
     db.commit()
     best = store_submission(db, ada, result=_result(9), requested_at=t0)
+    best.late = True  # sent after the due date: the gradebook says so
+    db.add(best)
+    db.commit()
     store_submission(db, ada, result=_result(4), requested_at=t0 + timedelta(hours=1))
     ada_latest = store_submission(
         db, ada, status=SubmissionStatus.FAILED, requested_at=t0 + timedelta(hours=2)
@@ -204,6 +207,9 @@ def test_grades_csv_best_or_latest_per_learner(client: TestClient, db: Session, 
     assert best_rows[0]["contract"] == "9.0" and best_rows[0]["max_score"] == "10.0"
     assert best_rows[0]["percent"] == "90.0" and best_rows[0]["submissions"] == "3"
     assert best_rows[1]["name"].startswith("'=")  # a formula in a name is neutralised
+    assert [r["late"] for r in best_rows] == ["yes", "no"]
+    html = client.get(f"/instructor/exercises/{SLUG}/submissions").text
+    assert html.count('<span class="badge-late">late</span>') == 1
     latest_rows = rows("latest")
     assert [(r["submission_id"], r["status"], r["score"]) for r in latest_rows] == [
         (str(ada_latest.id), "failed", ""),

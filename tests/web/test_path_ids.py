@@ -33,6 +33,7 @@ ID_ROUTES = [
     ("POST", "/account/tokens/{token_id}/revoke", "learner"),
     ("GET", "/instructor/submissions/{submission_id}", "instructor"),
     ("POST", "/instructor/submissions/{submission_id}/regrade", "instructor"),
+    ("POST", "/instructor/exercises/{slug}/extensions/{extension_id}/revoke", "instructor"),
 ]
 BAD_IDS = ["99999999999999999999", "2147483648", "0", "-1", "abc"]
 MISSING_BUT_VALID = "2147483647"

@@ -11,7 +11,7 @@ import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from servelab.content.errors import ContentError, ContentErrors, load_toml_model, locate_toml
 
@@ -39,6 +39,15 @@ class ExerciseLimits(_Strict):
     submissions_per_hour: int = Field(DEFAULT_SUBMISSIONS_PER_HOUR, ge=1, le=1000)
 
 
+class LatePolicy(_Strict):
+    """What happens to work sent after a learner's due date (the exercise's `due`, or their
+    extension). Late work that is accepted is graded as usual and marked late; any penalty is
+    the instructor's to apply, so `note` says it in words on the exercise page."""
+
+    accept: bool = True  # false: submissions after the due date are refused
+    note: str = Field("", max_length=500)  # shown to learners beside the due date
+
+
 def _relative(value: str) -> str:
     path = PurePosixPath(value)
     if not value or path.is_absolute() or ".." in path.parts:
@@ -58,6 +67,7 @@ class Exercise(_Strict):
     # graders/<slug>/data/final/ and data/feedback/ hold the two parts of the hidden data:
     # learners see checks on the feedback part until `due`, the grade uses the final part
     hidden_split: bool = False
+    late_policy: LatePolicy = LatePolicy()
     categories: dict[str, str] = {}  # check category id -> label learners see
     limits: ExerciseLimits = ExerciseLimits()
 
@@ -71,6 +81,21 @@ class Exercise(_Strict):
         if isinstance(value, datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)  # naive TOML datetimes are read as UTC
         return value
+
+    @model_validator(mode="after")
+    def _late_policy_needs_due(self) -> Exercise:
+        if "late_policy" in self.model_fields_set and self.due is None:
+            raise ValueError("late_policy needs a due date: add `due` or remove [late_policy]")
+        return self
+
+    def for_learner(self, due: datetime | None) -> Exercise:
+        """This exercise as one learner sees it: with their own due date (an extension).
+
+        Every learner-facing decision (`is_past_due`, the after_due and hidden_split reveal,
+        late marking) then reads that learner's date; grading/due_dates.py finds it."""
+        if due == self.due:
+            return self
+        return self.model_copy(update={"due": due})
 
     def is_past_due(self, now: datetime | None = None) -> bool:
         return self.due is not None and (now or datetime.now(UTC)) >= self.due

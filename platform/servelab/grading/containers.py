@@ -32,6 +32,7 @@ class Launched:
     output: CappedOutput
     reader: threading.Thread
     timings: dict[str, float] = field(default_factory=dict)
+    errors: CappedOutput | None = None  # stderr, when launched with `stderr_bytes`
 
 
 def bind(source: object, target: str, *, read_only: bool = True) -> Mount:
@@ -100,8 +101,13 @@ def launch(
     mounts: list[Mount],
     config: dict[str, Any],
     output_bytes: int,
+    *,
+    stderr_bytes: int | None = None,
 ) -> Launched:
-    """Create, attach (before start, so no output is missed) and start a container."""
+    """Create, attach (before start, so no output is missed) and start a container.
+
+    With `stderr_bytes`, stderr is captured apart (`Launched.errors`); else with stdout.
+    """
     t0 = time.monotonic()
     try:
         container = client.containers.create(command=command, mounts=mounts, **config)
@@ -110,8 +116,9 @@ def launch(
             f"The image {config['image']} is missing; run `servelab runtime build`."
         ) from None
     t1 = time.monotonic()
-    capture, reader = attach_output(client, container, output_bytes)
-    launched = Launched(role, container, capture, reader)
+    errors = CappedOutput(stderr_bytes) if stderr_bytes is not None else None
+    capture, reader = attach_output(client, container, output_bytes, stderr=errors)
+    launched = Launched(role, container, capture, reader, errors=errors)
     try:
         container.start()
     except BaseException:

@@ -59,6 +59,16 @@ def submission_rows(session: Session, *, exercise_slug: str) -> list[SubmissionR
     return rows
 
 
+def categories_of(rows: list[SubmissionRow]) -> list[str]:
+    """Every category the rows' results hold, in the order they first appear."""
+    categories: list[str] = []
+    for row in rows:
+        for total in row.categories:
+            if total.category not in categories:
+                categories.append(total.category)
+    return categories
+
+
 def pick_per_learner(rows: list[SubmissionRow], pick: Pick) -> list[SubmissionRow]:
     """One row per learner: their best graded submission (else their latest), or their latest."""
     chosen: dict[int, SubmissionRow] = {}
@@ -82,8 +92,9 @@ def _better(candidate: Submission, current: Submission) -> bool:
     return (candidate.score or 0) > (current.score or 0)
 
 
-def _cell(value: object) -> object:
-    """Neutralise spreadsheet formulas in text people chose (display names)."""
+def spreadsheet_cell(value: object) -> object:
+    """Neutralise spreadsheet formulas in text people chose (display names): a cell that
+    starts with = + - @ (or a tab or carriage return) gets a leading '."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
@@ -91,11 +102,7 @@ def _cell(value: object) -> object:
 
 def grades_csv(session: Session, *, exercise_slug: str, pick: Pick) -> str:
     rows = pick_per_learner(submission_rows(session, exercise_slug=exercise_slug), pick)
-    categories: list[str] = []
-    for row in rows:
-        for total in row.categories:
-            if total.category not in categories:
-                categories.append(total.category)
+    categories = categories_of(rows)
     counts: dict[int, int] = {}
     for s in views.list_submissions(session, exercise_slug=exercise_slug):
         counts[s.user_id] = counts.get(s.user_id, 0) + 1
@@ -115,6 +122,7 @@ def grades_csv(session: Session, *, exercise_slug: str, pick: Pick) -> str:
             "graded_at",
             "submissions",
             "picked",
+            "late",
         ]
     )
     for row in rows:
@@ -124,8 +132,8 @@ def grades_csv(session: Session, *, exercise_slug: str, pick: Pick) -> str:
         percent = round(100 * (s.score or 0) / s.max_score, 1) if graded and s.max_score else ""
         writer.writerow(
             [
-                _cell(row.learner.email),
-                _cell(row.learner.display_name),
+                spreadsheet_cell(row.learner.email),
+                spreadsheet_cell(row.learner.display_name),
                 s.id,
                 s.status,
                 s.score if graded else "",
@@ -136,6 +144,7 @@ def grades_csv(session: Session, *, exercise_slug: str, pick: Pick) -> str:
                 s.graded_at.isoformat() if s.graded_at else "",
                 counts.get(s.user_id, 0),
                 pick.value,
+                "yes" if s.late else "no",
             ]
         )
     return out.getvalue()

@@ -23,7 +23,7 @@ from servelab.content.exercise import Exercise
 from servelab.content.loader import Course, UnknownExercise
 from servelab.db.models import User
 from servelab.db.models.grading import Submission
-from servelab.grading import queue
+from servelab.grading import due_dates, queue
 from servelab.grading.archive import MAX_COMPRESSED, ArchiveError, extract_zip, write_files
 from servelab.grading.runtime import requirements_refusal
 from servelab.grading.submission_limits import (
@@ -156,7 +156,9 @@ def accept(
     except UnknownExercise as exc:
         raise SubmissionRefused(exc.message, 404) from None
     assert user.id is not None
-    # A first look without the lock: a learner over a limit costs no unpacking.
+    # A first look without the lock: a learner over a limit (or past a due date that takes
+    # no late work) costs no unpacking.
+    _late_or_refused(session, user=user, exercise_slug=exercise_slug, exercise=exercise)
     _refuse_over_limits(session, user=user, exercise_slug=exercise_slug, exercise=exercise)
     settings.submissions_dir.mkdir(parents=True, exist_ok=True)
     folder = settings.submissions_dir / f"{user.id}-{secrets.token_hex(12)}"
@@ -166,8 +168,14 @@ def accept(
         # Count and insert in one transaction while holding the lock (enqueue commits it).
         lock_user_submissions(session, user_id=user.id)
         _refuse_over_limits(session, user=user, exercise_slug=exercise_slug, exercise=exercise)
+        # Decided again now: the due date may have passed while the upload was unpacked.
+        late = _late_or_refused(session, user=user, exercise_slug=exercise_slug, exercise=exercise)
         return queue.enqueue_submission(
-            session, user_id=user.id, exercise_slug=exercise_slug, source_dir=str(folder)
+            session,
+            user_id=user.id,
+            exercise_slug=exercise_slug,
+            source_dir=str(folder),
+            late=late,
         )
     except ArchiveError as exc:
         shutil.rmtree(folder, ignore_errors=True)
@@ -195,6 +203,22 @@ def _unpack_and_check(upload: Upload, folder: Path, settings: Settings) -> None:
         ) from None
     if problem:
         raise ArchiveError(problem)
+
+
+def _late_or_refused(
+    session: Session, *, user: User, exercise_slug: str, exercise: Exercise
+) -> bool:
+    """Is a submission sent now late for this learner? Raises SubmissionRefused (403, with the
+    due date) when it is and the exercise's late policy takes no late work; instructors (who
+    try their own exercise) are marked but never refused, as they skip the hourly limit."""
+    assert user.id is not None
+    due = due_dates.effective_due(session, exercise, exercise_slug=exercise_slug, user_id=user.id)
+    if not due_dates.is_late(due):
+        return False
+    assert due is not None
+    if not exercise.late_policy.accept and not user.is_instructor:
+        raise SubmissionRefused(due_dates.late_refusal(due), 403)
+    return True
 
 
 def _refuse_over_limits(

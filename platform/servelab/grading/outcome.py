@@ -22,6 +22,7 @@ class GradeOutcome:
     result: ResultDocument | None = None
     learner_message: str = ""
     log_excerpt: str = ""  # the learner's own output when failed; diagnostics otherwise
+    train_log: str = ""  # what train.py printed, once training finished (public data only)
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -45,5 +46,6 @@ class GradeOutcome:
             "result_json": result.model_dump_json() if result else None,
             "learner_message": self.learner_message,
             "log_excerpt": self.log_excerpt,
+            "train_log": self.train_log or None,
             "phase_seconds_json": json.dumps(self.phase_seconds),
         }

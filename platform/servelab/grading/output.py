@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import docker
 from docker.models.containers import Container
-from docker.utils.socket import frames_iter
+from docker.utils.socket import STDERR, frames_iter
 
 from servelab.grading.truncate import mark_cut
 
@@ -58,12 +58,18 @@ class CappedOutput:
 
 
 def attach_output(
-    client: docker.DockerClient, container: Container, limit: int
+    client: docker.DockerClient,
+    container: Container,
+    limit: int,
+    *,
+    stderr: CappedOutput | None = None,
 ) -> tuple[CappedOutput, threading.Thread]:
     """Attach to a created container's stdout+stderr and pump them into a CappedOutput.
 
     Attach before start, and nothing is missed; the reader never stalls the container, and the
-    container's logging driver can be "none", so a flood never reaches the disk.
+    container's logging driver can be "none", so a flood never reaches the disk. With `stderr`,
+    the container's stderr goes there instead, kept apart from its stdout (a lesson's example
+    is compared on its stdout alone).
     """
     capture = CappedOutput(limit)
     params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
@@ -74,7 +80,9 @@ def attach_output(
 
     def pump() -> None:
         try:
-            capture.consume(data for _, data in frames_iter(sock, tty=False))
+            for stream, data in frames_iter(sock, tty=False):
+                sink = stderr if stderr is not None and stream == STDERR else capture
+                sink.write(data)
         except (OSError, ValueError):
             pass  # the container went away mid-frame; what was read is kept
         finally:

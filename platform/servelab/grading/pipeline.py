@@ -134,7 +134,8 @@ def _run(
         phase = sandbox.train()
         timer.record("train", phase.seconds, phase.timings)
         if not phase.ok:
-            return _learner_failed(phase, timer)
+            return _learner_failed(phase, timer)  # its log excerpt is the training output
+        train_log = cap_text(phase.output, _EXCERPT_CAP)
 
         notify(SubmissionStatus.STARTING)
         # The suite's container starts now and gets ready while the service starts.
@@ -149,7 +150,7 @@ def _run(
         phase = sandbox.start_service()
         timer.record("startup", phase.seconds, phase.timings)
         if not phase.ok:
-            return _learner_failed(phase, timer)
+            return _learner_failed(phase, timer, train_log=train_log)
 
         notify(SubmissionStatus.TESTING)
         suite = prepared.run()
@@ -166,6 +167,7 @@ def _run(
         result=suite.doc.model_copy(update={"status": ResultStatus.GRADED}),
         learner_message=_graded_message(suite, alive.message if not alive.ok else ""),
         log_excerpt=service_log,
+        train_log=train_log,
         phase_seconds=timer.seconds,
     )
 
@@ -189,10 +191,11 @@ def _graded_message(suite: SuiteOutcome, service_problem: str) -> str:
     return message
 
 
-def _learner_failed(phase: PhaseResult, timer: _Timer) -> GradeOutcome:
+def _learner_failed(phase: PhaseResult, timer: _Timer, *, train_log: str = "") -> GradeOutcome:
     return GradeOutcome(
         SubmissionStatus.FAILED,
         learner_message=phase.message,
         log_excerpt=cap_text(phase.output, _EXCERPT_CAP),
+        train_log=train_log,
         phase_seconds=timer.seconds,
     )

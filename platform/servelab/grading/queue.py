@@ -60,15 +60,17 @@ def add_event(session: Session, submission_id: int, status: str, detail: str = "
 
 
 def enqueue_submission(
-    session: Session, *, user_id: int, exercise_slug: str, source_dir: str
+    session: Session, *, user_id: int, exercise_slug: str, source_dir: str, late: bool = False
 ) -> Submission:
-    """Persist a new submission and queue it for grading (committed before it returns)."""
+    """Persist a new submission and queue it for grading (committed before it returns);
+    `late`: sent after the learner's due date (intake decides)."""
     now = utcnow()
     submission = Submission(
         user_id=user_id,
         exercise_slug=exercise_slug,
         source_dir=source_dir,
         status=SubmissionStatus.QUEUED,
+        late=late,
         requested_at=now,
         queued_at=now,
         updated_at=now,

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, and_, col, func, or_, select
 
 from servelab.content.exercise import Exercise
 from servelab.db.models import User
 from servelab.db.models.grading import Submission, SubmissionStatus
 from servelab.grading import queue
+from servelab.grading.result_changes import CheckChanges, check_changes
 from servelab.grading.results import (
     ResultDocument,
     ResultError,
@@ -26,9 +27,15 @@ from servelab.grading.results import (
     learner_view,
     parse_result,
 )
+from servelab.grading.truncate import cap_text
 from servelab.settings import Settings
 
 MAX_SHOWN_FILE_BYTES = 200_000
+# What a page shows of a log at most (the pipeline already stores at most 8,000 characters;
+# this also bounds rows written before that cap, or by another path).
+MAX_SHOWN_LOG_CHARS = 8_000
+# Points a learner's score history shows: the latest ones.
+MAX_HISTORY_POINTS = 30
 # The phases a learner's own code takes (the rest is platform overhead, for instructors).
 LEARNER_PHASES = {"train": "Training", "startup": "Start-up", "test": "Checks"}
 
@@ -128,8 +135,87 @@ def learner_log_excerpt(submission: Submission) -> str:
     diagnostics. Both are for instructors only.
     """
     if submission.status == SubmissionStatus.FAILED:
-        return submission.log_excerpt or ""
+        return cap_text(submission.log_excerpt or "", MAX_SHOWN_LOG_CHARS)
     return ""
+
+
+def learner_train_log(submission: Submission) -> str:
+    """What train.py printed, once training finished: it saw only public data, so it is
+    always the learner's to read (a training failure's output is the log excerpt instead)."""
+    return cap_text(submission.train_log or "", MAX_SHOWN_LOG_CHARS)
+
+
+def previous_graded(session: Session, *, submission: Submission) -> Submission | None:
+    """The same learner's graded submission of the same exercise just before this one (by
+    time asked; at the same instant, the lower id came first)."""
+    earlier = or_(
+        col(Submission.requested_at) < submission.requested_at,
+        and_(
+            col(Submission.requested_at) == submission.requested_at,
+            col(Submission.id) < (submission.id or 0),
+        ),
+    )
+    stmt = (
+        select(Submission)
+        .where(Submission.user_id == submission.user_id)
+        .where(Submission.exercise_slug == submission.exercise_slug)
+        .where(Submission.status == SubmissionStatus.GRADED)
+        .where(earlier)
+        .order_by(col(Submission.requested_at).desc(), col(Submission.id).desc())
+        .limit(1)
+    )
+    return session.exec(stmt).first()
+
+
+@dataclass(frozen=True)
+class SinceLast:
+    """ "Since your last submission": the one compared with, and what changed."""
+
+    previous: Submission
+    changes: CheckChanges
+
+
+def learner_since_last(
+    session: Session,
+    submission: Submission,
+    exercise: Exercise | None,
+    *,
+    now: datetime | None = None,
+) -> SinceLast | None:
+    """Checks newly passing and newly failing since the learner's previous graded submission,
+    both compared as the learner sees them now (None without a graded pair)."""
+    if submission.status != SubmissionStatus.GRADED:
+        return None  # a page refreshed while grading runs costs no extra query
+    current = learner_result(submission, exercise, now=now)
+    previous = previous_graded(session, submission=submission) if current else None
+    before = learner_result(previous, exercise, now=now) if previous else None
+    if current is None or previous is None or before is None:
+        return None
+    return SinceLast(previous, check_changes(current, before))
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    submission: Submission
+    score: float
+    max_score: float
+
+    @property
+    def percent(self) -> float:
+        return 100 * self.score / self.max_score if self.max_score > 0 else 0.0
+
+
+def learner_score_history(
+    submissions: list[Submission], exercise: Exercise | None, *, now: datetime | None = None
+) -> list[HistoryEntry]:
+    """The learner's graded scores (the ones they may see), oldest first, the latest
+    MAX_HISTORY_POINTS of them. `submissions` are one learner's, of one exercise."""
+    entries = []
+    for submission in sorted(submissions, key=lambda s: (s.requested_at, s.id or 0)):
+        score, max_score = learner_score(submission, exercise, now=now)
+        if score is not None and max_score is not None:
+            entries.append(HistoryEntry(submission, score, max_score))
+    return entries[-MAX_HISTORY_POINTS:]
 
 
 def learner_phase_seconds(submission: Submission) -> dict[str, float]:

@@ -93,6 +93,7 @@ class SubmissionSummary(BaseModel):
     score: float | None
     max_score: float | None
     submitted_at: datetime | None
+    late: bool = Field(False, description="Sent after your due date (the late policy allowed it).")
     url: str = Field(description="Where its full view is.")
 
     @classmethod
@@ -106,6 +107,7 @@ class SubmissionSummary(BaseModel):
             score=score,
             max_score=max_score,
             submitted_at=submission.requested_at,
+            late=submission.late,
             url=f"{API_PREFIX}/submissions/{submission.id}",
         )
 
@@ -129,6 +131,7 @@ class SubmissionPublic(BaseModel):
     message: str = Field(description="What happened, for the learner (e.g. why it failed).")
     log_excerpt: str = Field(description="Your code's output, only when it failed.")
     submitted_at: datetime | None
+    late: bool = Field(False, description="Sent after your due date (the late policy allowed it).")
     graded_at: datetime | None
     phase_seconds: dict[str, float]
     events: list[SubmissionEventPublic]
@@ -154,6 +157,7 @@ class SubmissionPublic(BaseModel):
             message=submission.learner_message or "",
             log_excerpt=views.learner_log_excerpt(submission),
             submitted_at=submission.requested_at,
+            late=submission.late,
             graded_at=submission.graded_at,
             phase_seconds=views.phase_seconds(submission),
             events=[SubmissionEventPublic(status=step.status, at=step.at) for step in steps],

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 WIDTH = 480  # viewBox units; the SVG scales to its container's width
 ROW = 26  # height of one horizontal bar's row
-LABEL_WIDTH = 150  # the label column of a bar chart
+LABEL_WIDTH = 150  # the widest label column of a bar chart; narrower when its labels are short
+LABEL_CHAR_WIDTH = 6.6  # an average character at font-size 12, in viewBox units
 VALUE_GUTTER = 56  # room right of the longest bar for its value
-MAX_LABEL_CHARS = 24  # longer labels are cut on the chart (the full text is in its <title>)
+MAX_LABEL_CHARS = 22  # longer labels are cut on the chart (the full text is in its <title>)
 MAX_ITEMS = 60  # bars, bins or points a chart draws at most: a page stays small
 
 
@@ -137,25 +138,23 @@ def bar_chart(
     if scale_max is None:
         scale_max = max(_finite([b.value for b in bars] + [r.value for r in refs]) or [1.0])
     scale_max = scale_max if scale_max > 0 else 1.0
-    span = WIDTH - LABEL_WIDTH - VALUE_GUTTER
+    longest = max((len(_short(b.label)) for b in bars), default=0)
+    left = min(LABEL_WIDTH, max(40.0, longest * LABEL_CHAR_WIDTH + 8))
+    span = WIDTH - left - VALUE_GUTTER
 
     def x_of(value: float) -> float:
         clamped = min(max(value, 0.0), scale_max) if math.isfinite(value) else 0.0
-        return LABEL_WIDTH + span * clamped / scale_max
+        return left + span * clamped / scale_max
 
     rects, labels = [], []
     for i, bar in enumerate(bars):
         y = top + i * ROW
         text = number(bar.value, unit) + (f" · {bar.note}" if bar.note else "")
-        rects.append(
-            Rect(
-                LABEL_WIDTH, y + 5, x_of(bar.value) - LABEL_WIDTH, ROW - 10, f"{bar.label}: {text}"
-            )
-        )
-        labels.append(Label(LABEL_WIDTH - 6, y + ROW / 2 + 4, _short(bar.label), anchor="end"))
+        rects.append(Rect(left, y + 5, x_of(bar.value) - left, ROW - 10, f"{bar.label}: {text}"))
+        labels.append(Label(left - 6, y + ROW / 2 + 4, _short(bar.label), anchor="end"))
         labels.append(Label(x_of(bar.value) + 4, y + ROW / 2 + 4, text, small=True))
     bottom = top + max(len(bars), 1) * ROW
-    segments = [Segment(LABEL_WIDTH, top, LABEL_WIDTH, bottom)]
+    segments = [Segment(left, top, left, bottom)]
     for ref in refs:
         x = x_of(ref.value)
         segments.append(

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from servelab.grading.views import output_beyond_feedback
 from servelab.web.deps import CSRF_COOKIE
+from servelab.web.result_page import glance
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -24,6 +25,8 @@ def static_url(path: str) -> str:
 templates.env.globals["static_url"] = static_url
 # The result page shows each feedback note once, then only what the output adds to them.
 templates.env.globals["output_beyond_feedback"] = output_beyond_feedback
+# A result page's charts and check order, from the document it shows (learner's or full).
+templates.env.globals["result_glance"] = glance
 
 
 def render(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Text, false
 from sqlmodel import Field, SQLModel
 
 from servelab.db.clock import utcnow
@@ -72,6 +72,9 @@ class Submission(SQLModel, table=True):
     result_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     learner_message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     log_excerpt: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # What train.py printed (capped). Training sees only public data, before any hidden request
+    # exists, so unlike the service's log it is always the learner's to read.
+    train_log: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     phase_seconds_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
     attempts: int = 0
@@ -83,6 +86,13 @@ class Submission(SQLModel, table=True):
     # the message only a wake-up call, so a row queued since its last dispatch (or dispatched
     # long ago: the broker may have lost it) is sent again (grading/dispatch.py).
     dispatched_at: datetime | None = None
+    # An instructor's regrade (grading/regrade.py): the score before it (None when the
+    # submission had no grade then) and when it was asked for; the dashboard shows the change.
+    previous_score: float | None = None
+    regraded_at: datetime | None = None
+    # Sent after the learner's due date (their extension's, else the exercise's); set once at
+    # intake (grading/intake.py) and kept through regrades.
+    late: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
     requested_at: datetime = Field(default_factory=utcnow)
     queued_at: datetime | None = None

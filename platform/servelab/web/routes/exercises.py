@@ -14,12 +14,13 @@ from servelab.content import markdown
 from servelab.content.exercise import starter_files, starter_texts, starter_zip
 from servelab.content.loader import Course, ExerciseFiles
 from servelab.db.models import User
-from servelab.grading import views
+from servelab.grading import due_dates, views
 from servelab.grading.archive import MAX_COMPRESSED
 from servelab.grading.intake import SubmissionRefused
 from servelab.grading.limits import SandboxLimits
 from servelab.grading.runtime import featured_packages, runtime_packages
 from servelab.grading.submission_limits import MAX_ACTIVE_SUBMISSIONS
+from servelab.web import result_page
 from servelab.web.deps import CourseDep, CsrfProtected, CurrentUser, OptionalUser, SessionDep
 from servelab.web.editor_form import MAX_EDITOR_MODULES, EditorForm
 from servelab.web.lookups import ExerciseFilesDep
@@ -52,19 +53,28 @@ def _exercise_page(
     refused: SubmissionRefused | None = None,
     editor: EditorForm | None = None,
 ) -> Response:
-    exercise, slug = files.exercise, files.slug
+    slug = files.slug
+    # The learner's own due date (an extension) decides everything due-related on the page.
+    exercise = (
+        due_dates.learner_exercise(db, files.exercise, exercise_slug=slug, user_id=user.id)
+        if user is not None and user.id is not None
+        else files.exercise
+    )
+    exercises = {**course.exercises, slug: exercise}
     # Only a logged-in learner gets the editor form, and with it the editor's style nonce.
     style_nonce = new_style_nonce() if user is not None else None
     mine = (
         views.list_submissions(db, user_id=user.id, exercise_slug=slug) if user is not None else []
     )
     instructions = instructions_html(files)
+    history = views.learner_score_history(mine, exercise)
     page = render(
         request,
         "exercise.html",
         {
             "slug": slug,
             "exercise": exercise,
+            "class_due": files.exercise.due,
             "instructions_html": instructions,
             # exercise.md usually opens with its own `# Title`: then it is the page's heading.
             "instructions_have_title": instructions.lstrip().startswith("<h1"),
@@ -78,11 +88,14 @@ def _exercise_page(
             # The editor keeps a draft in the browser until a submission newer than this shows.
             "latest_submission_id": mine[0].id if mine else 0,
             "starter_files": list(starter_files(files.starter_dir)),
+            # The learner's score history (submissions/_history.html).
+            "history": history,
+            "history_chart": result_page.history_chart(history) if history else None,
             "lesson": course.lessons.get(slug),
             "submissions": mine[:5],
-            "best": views.best_graded(mine, course.exercises),
+            "best": views.best_graded(mine, exercises),
             "learner_score": views.learner_score,
-            "exercises": course.exercises,
+            "exercises": exercises,
             "max_upload_mib": MAX_COMPRESSED // 2**20,
             "max_active": MAX_ACTIVE_SUBMISSIONS,
             "per_hour": exercise.limits.submissions_per_hour,

@@ -1,6 +1,7 @@
-"""Routes: the instructor area's grading side (index, results per exercise, full view, regrade,
-grades CSV, the dead letters and their retry). Every route requires an instructor; learners
-get 403."""
+"""Routes: the instructor area's grading side (index, full view, regrade one or all, grades
+CSV in ServeLab's, Canvas' and Moodle's layouts, the dead letters and their retry). Every
+route requires an instructor; learners get 403. The exercise dashboard is
+instructor_dashboard.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from servelab.accounts import users as accounts
-from servelab.grading import dead_letter, grades, regrade, views
+from servelab.grading import dead_letter, gradebook, grades, regrade, views
 from servelab.grading.intake import SubmissionRefused
 from servelab.web.deps import (
     CourseDep,
@@ -22,6 +23,7 @@ from servelab.web.deps import (
     wake_workers,
 )
 from servelab.web.lookups import AnySubmission, ExerciseDep
+from servelab.web.routes.instructor_dashboard import dashboard_url
 from servelab.web.templating import render
 
 router = instructor_router("/instructor")
@@ -44,52 +46,43 @@ def instructor_index(
     )
 
 
-@router.get("/exercises/{slug}/submissions")
-def exercise_submissions(
-    request: Request,
+@router.get("/exercises/{slug}/grades.csv")
+def grades_export(
     slug: str,
     exercise: ExerciseDep,
     user: InstructorUser,
     db: SessionDep,
-    regraded: int | None = None,
-    skipped: int | None = None,
+    pick: str = "best",
+    format: str = "servelab",
 ) -> Response:
-    rows = grades.submission_rows(db, exercise_slug=slug)
-    categories: list[str] = []
-    for row in rows:
-        for total in row.categories:
-            if total.category not in categories:
-                categories.append(total.category)
-    return render(
-        request,
-        "instructor/submissions.html",
-        {
-            "slug": slug,
-            "exercise": exercise,
-            "rows": rows,
-            "categories": categories,
-            "regraded": regraded,
-            "skipped": skipped,
-        },
-        user=user,
-    )
-
-
-@router.get("/exercises/{slug}/grades.csv")
-def grades_export(
-    slug: str, _exercise: ExerciseDep, user: InstructorUser, db: SessionDep, pick: str = "best"
-) -> Response:
+    """One row per learner (best or latest); ServeLab's own columns, or Canvas' or Moodle's
+    gradebook import layout (gradebook.py)."""
     try:
         chosen = grades.Pick(pick)
     except ValueError:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, "Choose pick=best or pick=latest for the grades export."
         ) from None
-    body = grades.grades_csv(db, exercise_slug=slug, pick=chosen)
+    try:
+        layout = gradebook.Layout(format)
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            "Choose format=servelab, format=canvas or format=moodle for the grades export.",
+        ) from None
+    if layout == gradebook.Layout.CANVAS:
+        body = gradebook.canvas_csv(db, exercise_slug=slug, exercise=exercise, pick=chosen)
+        filename = f"{slug}-grades-{chosen}-canvas.csv"
+    elif layout == gradebook.Layout.MOODLE:
+        body = gradebook.moodle_csv(db, exercise_slug=slug, exercise=exercise, pick=chosen)
+        filename = f"{slug}-grades-{chosen}-moodle.csv"
+    else:
+        body = grades.grades_csv(db, exercise_slug=slug, pick=chosen)
+        filename = f"{slug}-grades-{chosen}.csv"
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{slug}-grades-{chosen}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -97,12 +90,9 @@ def grades_export(
 def regrade_all(
     slug: str, _exercise: ExerciseDep, user: InstructorUser, db: SessionDep, pool: PoolDep
 ) -> Response:
-    queued, skipped = regrade.regrade_exercise(db, exercise_slug=slug, by=user)
+    batch = regrade.regrade_exercise(db, exercise_slug=slug, by=user)
     wake_workers(pool)
-    return RedirectResponse(
-        f"/instructor/exercises/{slug}/submissions?regraded={queued}&skipped={skipped}",
-        status_code=status.HTTP_303_SEE_OTHER,
-    )
+    return RedirectResponse(dashboard_url(slug, batch), status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/submissions/{submission_id}")

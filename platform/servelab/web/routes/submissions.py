@@ -16,7 +16,7 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from servelab.db.models.grading import Submission
-from servelab.grading import queue, views
+from servelab.grading import due_dates, queue, views
 from servelab.web.deps import (
     CourseDep,
     CurrentUser,
@@ -51,7 +51,7 @@ def my_submissions(
         "submissions/list.html",
         {
             "submissions": views.list_submissions(db, user_id=user.id),
-            "exercises": course.exercises,
+            "exercises": due_dates.learner_exercises(db, course.exercises, user_id=user.id or 0),
             "learner_score": views.learner_score,
         },
         user=user,
@@ -66,7 +66,7 @@ def submission_page(
     db: SessionDep,
     course: CourseDep,
 ) -> Response:
-    exercise = course.exercises.get(submission.exercise_slug)
+    exercise = due_dates.submission_exercise(db, course.exercises, submission)
     assert submission.id is not None
     return render(
         request,
@@ -78,6 +78,9 @@ def submission_page(
             "timeline": views.timeline(db, submission_id=submission.id, with_details=False),
             "phase_seconds": views.learner_phase_seconds(submission),
             "log_excerpt": views.learner_log_excerpt(submission),
+            "train_log": views.learner_train_log(submission),
+            "since_last": views.learner_since_last(db, submission, exercise),
+            "learner_score": views.learner_score,
             "ahead": views.queue_position(db, submission=submission),
             "final": submission.state.is_final,
             "refresh_seconds": PAGE_REFRESH_SECONDS,

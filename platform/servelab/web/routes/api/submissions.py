@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from servelab.grading import views
+from servelab.grading import due_dates, views
 from servelab.grading.intake import SubmissionRefused
 from servelab.web.api_schemas import (
     API_PREFIX,
@@ -54,7 +54,8 @@ async def submit(
         headers = {"Retry-After": str(retry)} if retry else None
         raise HTTPException(exc.status_code, exc.message, headers=headers) from None
     response.headers["Location"] = f"{API_PREFIX}/submissions/{submission.id}"
-    return SubmissionPublic.build(db, submission, intake.course.exercises.get(sent.exercise_slug))
+    exercise = due_dates.submission_exercise(db, intake.course.exercises, submission)
+    return SubmissionPublic.build(db, submission, exercise)
 
 
 @router.get("", response_model=list[SubmissionSummary], responses=error_responses())
@@ -62,8 +63,9 @@ def list_mine(
     user: CurrentUser, db: SessionDep, course: CourseDep, exercise: str | None = None
 ) -> list[SubmissionSummary]:
     """Your submissions, newest first, optionally of one exercise (fetch one for its result)."""
+    mine = due_dates.learner_exercises(db, course.exercises, user_id=user.id or 0)
     return [
-        SubmissionSummary.build(s, course.exercises.get(s.exercise_slug))
+        SubmissionSummary.build(s, mine.get(s.exercise_slug))
         for s in views.list_submissions(db, user_id=user.id, exercise_slug=exercise)
     ]
 
@@ -71,4 +73,5 @@ def list_mine(
 @router.get("/{submission_id}", response_model=SubmissionPublic, responses=error_responses(404))
 def detail(submission: VisibleSubmission, db: SessionDep, course: CourseDep) -> SubmissionPublic:
     """One of your submissions: where it is, and its result once graded."""
-    return SubmissionPublic.build(db, submission, course.exercises.get(submission.exercise_slug))
+    exercise = due_dates.submission_exercise(db, course.exercises, submission)
+    return SubmissionPublic.build(db, submission, exercise)
