@@ -62,6 +62,7 @@ PAGES = [
     MainPage("account", "/account", LEARNER),
     MainPage("instructor", "/instructor", INSTRUCTOR),
     MainPage("instructor-submissions", f"/instructor/exercises/{SLUG}/submissions", INSTRUCTOR),
+    MainPage("extensions", f"/instructor/exercises/{SLUG}/extensions", INSTRUCTOR),
     MainPage("instructor-submission", "/instructor/submissions/{graded}", INSTRUCTOR),
     MainPage("dead-letters", "/instructor/dead-letters", INSTRUCTOR),
     MainPage("quiz-list", "/instructor/quizzes", INSTRUCTOR),
