@@ -36,6 +36,7 @@ run: venv system
 ## Install test extras and services, lint, then run the whole suite (three passes: README)
 test: venv lint
 	deploy/ensure-system.sh docker runsc compose browser postgres redis node
+	$(MAKE) --no-print-directory node_modules/.package-lock.json
 	$(SERVELAB) runtime build
 	@echo "== 1/3: tests without Docker, on SQLite"
 	$(PY) -m pytest -m "not docker" -n 2 --durations=10
@@ -45,6 +46,13 @@ test: venv lint
 	$(PY) -m pytest -m docker -n 2 --dist loadfile --durations=15
 	@echo "== 3/3 again on PostgreSQL: the Docker tests that store through the pass's database"
 	$(PY) -m pytest -m docker -n 2 --database=postgresql $(DOCKER_DB_TESTS)
+
+# The npm packages of package-lock.json: axe-core for the browser tests' accessibility checks
+# (tests/browser/accessibility.py), esbuild and CodeMirror for `make editor`. npm ci writes the
+# stamp. A failed install fails under CI=true; elsewhere the browser page checks then skip.
+node_modules/.package-lock.json: package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund || { \
+	  [ "$$CI" != true ] && echo "npm ci failed: the browser tests' page checks will skip" >&2; }
 
 ## Rebuild the exercise page's code editor (web/static/editor/editor.js, committed) from
 ## package-lock.json; tests/web/test_editor_bundle.py checks the committed one is this build

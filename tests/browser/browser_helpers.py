@@ -9,16 +9,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import uvicorn
 
 from live_server import free_port
-from servelab.settings import Settings
+from servelab.settings import PROJECT_ROOT, Settings
 from support import require_service
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Test artefacts: every screenshot of the browser tests, <page>-<desktop|phone>.png.
+SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -59,18 +62,46 @@ def _playwright_available() -> bool:
     return True
 
 
-@pytest.fixture
-def browser():  # type: ignore[no-untyped-def]
+@contextmanager
+def chromium():  # type: ignore[no-untyped-def]
     """Headless Chromium from Debian's package (CI=true makes a missing one a failure)."""
     require_service(CHROMIUM.exists(), f"Chromium at {CHROMIUM}")
     require_service(_playwright_available(), "the Playwright Python package")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
+        launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
         try:
-            yield chromium
+            yield launched
         finally:
-            chromium.close()
+            launched.close()
+
+
+@pytest.fixture
+def browser():  # type: ignore[no-untyped-def]
+    """A Chromium of the test's own."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def module_browser():  # type: ignore[no-untyped-def]
+    """One Chromium for every test of a module (each opens its own context)."""
+    with chromium() as launched:
+        yield launched
+
+
+def save_screenshot(target, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """A Playwright page (all of it, not just the viewport) or one element (a Locator) as
+    SCREENSHOTS/<name>.png, kept as a test artefact; returns its path."""
+    from playwright.sync_api import Locator
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    if isinstance(target, Locator):
+        target.screenshot(path=path)
+    else:
+        target.screenshot(path=path, full_page=True)
+    return path

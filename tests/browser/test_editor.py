@@ -30,8 +30,6 @@ EXERCISE = f"/exercises/{SLUG}"
 STARTER = PROJECT_ROOT / "exercises" / SLUG / "starter"
 # main.py after the edits below: its first line indented by Tab, a comment at its end.
 EDITED = r'^    """[\s\S]*\n# edited in the browser$'
-# Test artefacts: what the editor looks like, at desktop and phone widths.
-SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
 
 
 def _learner(settings: Settings, email: str) -> None:
@@ -123,8 +121,7 @@ def test_the_editor_keeps_edits_and_submits_the_starter(  # type: ignore[no-unty
     assert discard.is_hidden()  # nothing to discard yet
     first_line = (STARTER / "train.py").read_text().splitlines()[0]
     assert shown.locator(".cm-line").first.inner_text() == first_line
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#submit").screenshot(path=SCREENSHOTS / "editor-desktop.png")
+    browser_helpers.save_screenshot(page.locator("#submit"), "editor-desktop")
 
     # Keyboard: arrow keys move between tabs; in the editor Tab indents, Esc then Tab leaves.
     page.get_by_role("tab", name="train.py", exact=True).focus()
@@ -200,7 +197,7 @@ def test_the_editor_keeps_edits_and_submits_the_starter(  # type: ignore[no-unty
     assert tabs.all_inner_texts() == ["train.py", "main.py", "requirements.txt"]
     assert _form_file(page, "main.py") == (STARTER / "main.py").read_text()
     page.set_viewport_size({"width": 390, "height": 844})
-    page.locator("#submit").screenshot(path=SCREENSHOTS / "editor-phone.png")
+    browser_helpers.save_screenshot(page.locator("#submit"), "editor-phone")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     print(f"\nexercise page width at 390 px: {width} px; console problems: {problems}")
     assert width <= 390

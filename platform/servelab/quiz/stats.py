@@ -86,6 +86,7 @@ class QuizStats:
     median_percent: float | None
     histogram: list[int]
     items: list[ItemStats]
+    percents: list[float] = field(default_factory=list)  # each attempt's score, for the chart
 
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
@@ -119,6 +120,12 @@ def upper_lower_index(attempts: Sequence[ScoredAttempt], question_id: str) -> fl
 def _item_fraction(attempt: ScoredAttempt, question_id: str) -> float:
     item = attempt.items.get(question_id)
     return item.earned / item.points if item and item.points else 0.0
+
+
+def band_labels(bins: int = HISTOGRAM_BINS) -> list[str]:
+    """The score bands of `histogram`, as the instructor's table names them."""
+    width = 100 // bins
+    return [f"{i * width}–{100 if i == bins - 1 else (i + 1) * width - 1} %" for i in range(bins)]
 
 
 def histogram(percents: Sequence[float], bins: int = HISTOGRAM_BINS) -> list[int]:
@@ -213,4 +220,5 @@ def quiz_stats(quiz: Quiz, attempts: Sequence[ScoredAttempt]) -> QuizStats:
         median_percent=statistics.median(percents) if percents else None,
         histogram=histogram(percents),
         items=[item_stats(q, attempts) for q in quiz.questions],
+        percents=percents,
     )

@@ -8,7 +8,8 @@ from starlette.responses import Response
 from servelab.quiz import attempts
 from servelab.quiz.export import attempts_csv
 from servelab.quiz.instructor import all_attempts, answers_by_attempt, quiz_report
-from servelab.quiz.svg import band_labels, histogram_svg
+from servelab.quiz.stats import band_labels
+from servelab.web import charts
 from servelab.web.deps import CourseDep, InstructorUser, SessionDep, instructor_router
 from servelab.web.lookups import QuizDep
 from servelab.web.templating import render
@@ -44,7 +45,15 @@ def instructor_quiz(
             "rows": report.rows,
             "summary": summary,
             "item_stats": report.item_stats,
-            "histogram": histogram_svg(summary.histogram, title=f"Scores: {quiz.title}"),
+            "histogram": charts.histogram(
+                summary.percents,
+                title="Submitted attempts per score band",
+                lo=0,
+                hi=100,
+                bins=len(summary.histogram),
+                unit="%",
+                chart_id="score-histogram",
+            ),
             "bands": list(zip(band_labels(len(summary.histogram)), summary.histogram, strict=True)),
             "learners": report.learners,
         },

@@ -29,7 +29,14 @@ export function fileExtensions({ name, nonce, describedBy, onChange }) {
     EditorState.tabSize.of(4),
     name.endsWith(".py") ? python() : [],
     cspNonce(nonce),
-    EditorView.contentAttributes.of({ "aria-label": name + " (code editor)", "aria-describedby": describedBy }),
+    // tabindex 0 changes no tab order (the content is editable, so focusable already), but it
+    // tells accessibility checkers (axe's scrollable-region-focusable) that the scrolling
+    // editor holds focusable content, which they do not infer from contenteditable.
+    EditorView.contentAttributes.of({
+      "aria-label": name + " (code editor)",
+      "aria-describedby": describedBy,
+      tabindex: "0",
+    }),
     EditorView.updateListener.of((update) => {
       if (update.docChanged) onChange();
     }),
