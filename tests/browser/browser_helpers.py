@@ -14,10 +14,14 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from sqlmodel import Session
 
 from live_server import free_port
+from servelab.accounts import users as accounts
+from servelab.db.engine import make_engine
+from servelab.db.models import Role
 from servelab.settings import PROJECT_ROOT, Settings
-from support import require_service
+from support import PASSWORD, require_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Test artefacts: every screenshot of the browser tests, <page>-<desktop|phone>.png.
@@ -105,3 +109,22 @@ def save_screenshot(target, name: str) -> Path:  # type: ignore[no-untyped-def]
     else:
         target.screenshot(path=path, full_page=True)
     return path
+
+
+def add_user(settings: Settings, email: str, *, role: Role = Role.LEARNER) -> None:
+    """An account (password support.PASSWORD) in the database of settings."""
+    engine = make_engine(settings)
+    with Session(engine) as db:
+        accounts.create_user(db, email=email, password=PASSWORD, role=role)
+    engine.dispose()
+
+
+def log_in(context, email: str):  # type: ignore[no-untyped-def]
+    """A new page of context, logged in as email through the login form."""
+    page = context.new_page()
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+    return page

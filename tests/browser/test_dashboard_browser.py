@@ -20,7 +20,7 @@ from servelab.db.models.grading import Submission, SubmissionStatus
 from servelab.grading import queue
 from servelab.grading.outcome import GradeOutcome
 from servelab.grading.results import CheckStatus, ResultDocument, TestResult
-from servelab.settings import PROJECT_ROOT, Settings
+from servelab.settings import Settings
 from support import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -31,7 +31,6 @@ browser = browser_helpers.browser
 
 SLUG = "fastapi-for-ml-apis"
 DASHBOARD = f"/instructor/exercises/{SLUG}/submissions"
-SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
 
 
 def _document(points: float) -> ResultDocument:
@@ -94,16 +93,6 @@ def _grade(settings: Settings, submission_id: int, points: float) -> None:
     engine.dispose()
 
 
-def _log_in(context):  # type: ignore[no-untyped-def]
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("#email", "teach@example.org")
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
-
-
 def _page_width(page) -> int:  # type: ignore[no-untyped-def]
     return int(page.evaluate("() => document.documentElement.scrollWidth"))
 
@@ -112,10 +101,9 @@ def test_instructor_filters_regrades_a_selection_and_sees_the_changes(
     live_server: str, browser, migrated: Settings
 ) -> None:  # type: ignore[no-untyped-def]
     ada_ids = _seed(migrated)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(20_000)
-    page = _log_in(context)
+    page = browser_helpers.log_in(context, "teach@example.org")
     problems: list[str] = []
     page.on(
         "console",
@@ -125,7 +113,7 @@ def test_instructor_filters_regrades_a_selection_and_sees_the_changes(
     page.goto(DASHBOARD)
     assert page.get_by_role("img", name=re.compile("Failure rate per check")).count() == 1
     assert _page_width(page) <= 1280
-    page.screenshot(path=SCREENSHOTS / "dashboard-desktop.png", full_page=True)
+    browser_helpers.save_screenshot(page, "dashboard-desktop")
 
     page.get_by_label("Learner (name or email contains)").fill("ADA")
     page.get_by_role("button", name="Filter").click()
@@ -153,7 +141,7 @@ def test_instructor_filters_regrades_a_selection_and_sees_the_changes(
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(DASHBOARD)
     phone_width = _page_width(page)
-    page.screenshot(path=SCREENSHOTS / "dashboard-phone.png", full_page=True)
+    browser_helpers.save_screenshot(page, "dashboard-phone")
     print(f"\ndashboard width at 390 px: {phone_width} px; console problems: {problems}")
     assert phone_width <= 390
     assert problems == []
@@ -166,7 +154,7 @@ def test_without_javascript_the_batch_page_refreshes_itself(
     ada_ids = _seed(migrated)
     context = browser.new_context(base_url=live_server, java_script_enabled=False)
     context.set_default_timeout(20_000)
-    page = _log_in(context)
+    page = browser_helpers.log_in(context, "teach@example.org")
     page.goto(DASHBOARD)
     page.get_by_label(f"Select submission {ada_ids[0]}").check()
     page.get_by_role("button", name="Regrade selected").click()

@@ -12,12 +12,10 @@ import browser_helpers
 import pytest
 from sqlmodel import Session
 
-from servelab.accounts import users as accounts
 from servelab.db.engine import make_engine
 from servelab.db.models.grading import Submission
 from servelab.grading import views
 from servelab.settings import PROJECT_ROOT, Settings
-from support import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,29 +30,12 @@ STARTER = PROJECT_ROOT / "exercises" / SLUG / "starter"
 EDITED = r'^    """[\s\S]*\n# edited in the browser$'
 
 
-def _learner(settings: Settings, email: str) -> None:
-    engine = make_engine(settings)
-    with Session(engine) as db:
-        accounts.create_user(db, email=email, password=PASSWORD)
-    engine.dispose()
-
-
 def _submissions(settings: Settings) -> list[Submission]:
     engine = make_engine(settings)
     with Session(engine) as db:
         found = views.list_submissions(db, exercise_slug=SLUG)
     engine.dispose()
     return found
-
-
-def _log_in(context, email: str):  # type: ignore[no-untyped-def]
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
 
 
 # The form's copy of a file (the editor mirrors its tabs into the form's fields).
@@ -90,10 +71,10 @@ def _written(submission: Submission) -> dict[str, str]:
 def test_the_editor_keeps_edits_and_submits_the_starter(  # type: ignore[no-untyped-def]
     live_server: str, browser, migrated: Settings
 ) -> None:
-    _learner(migrated, "ada@example.org")
+    browser_helpers.add_user(migrated, "ada@example.org")
     context = browser.new_context(base_url=live_server)
     context.set_default_timeout(20_000)
-    page = _log_in(context, "ada@example.org")
+    page = browser_helpers.log_in(context, "ada@example.org")
     problems: list[str] = []
     page.on(
         "console",
@@ -209,10 +190,10 @@ def test_the_editor_keeps_edits_and_submits_the_starter(  # type: ignore[no-unty
 def test_the_plain_form_submits_without_javascript(  # type: ignore[no-untyped-def]
     live_server: str, browser, migrated: Settings
 ) -> None:
-    _learner(migrated, "grace@example.org")
+    browser_helpers.add_user(migrated, "grace@example.org")
     context = browser.new_context(base_url=live_server, java_script_enabled=False)
     context.set_default_timeout(20_000)
-    page = _log_in(context, "grace@example.org")
+    page = browser_helpers.log_in(context, "grace@example.org")
     page.goto(EXERCISE)
     assert page.locator(".code-editor").count() == 0
     starter_main = (STARTER / "main.py").read_text()

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import browser_helpers
 import pytest
-from sqlmodel import Session
 
-from servelab.accounts import users as accounts
-from servelab.db.engine import make_engine
-from servelab.settings import PROJECT_ROOT, Settings
-from support import PASSWORD
+from servelab.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.slow]
 
@@ -19,33 +15,15 @@ live_server = browser_helpers.live_server
 browser = browser_helpers.browser
 
 LESSON = "/lessons/fastapi-for-ml-apis"
-SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
-
-
-def _learner(settings: Settings, email: str) -> None:
-    engine = make_engine(settings)
-    with Session(engine) as db:
-        accounts.create_user(db, email=email, password=PASSWORD)
-    engine.dispose()
-
-
-def _log_in(context, email: str):  # type: ignore[no-untyped-def]
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
 
 
 def test_run_fills_the_result_in_place_with_javascript(  # type: ignore[no-untyped-def]
     live_server: str, browser, migrated: Settings, runtime_image: str
 ) -> None:
-    _learner(migrated, "ada@example.org")
+    browser_helpers.add_user(migrated, "ada@example.org")
     context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844})
     context.set_default_timeout(60_000)
-    page = _log_in(context, "ada@example.org")
+    page = browser_helpers.log_in(context, "ada@example.org")
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
@@ -59,23 +37,21 @@ def test_run_fills_the_result_in_place_with_javascript(  # type: ignore[no-untyp
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"page is {overflow}px wider than the phone screen"
     assert problems == []
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#example-run").screenshot(path=SCREENSHOTS / "example-run-phone.png")
+    browser_helpers.save_screenshot(page.locator("#example-run"), "example-run-phone")
     context.close()
 
 
 def test_run_works_as_a_plain_form_without_javascript(  # type: ignore[no-untyped-def]
     live_server: str, browser, migrated: Settings, runtime_image: str
 ) -> None:
-    _learner(migrated, "bob@example.org")
+    browser_helpers.add_user(migrated, "bob@example.org")
     context = browser.new_context(base_url=live_server, java_script_enabled=False)
     context.set_default_timeout(60_000)
-    page = _log_in(context, "bob@example.org")
+    page = browser_helpers.log_in(context, "bob@example.org")
     page.goto(LESSON)
     page.get_by_role("button", name="Run", exact=True).click()
     page.wait_for_url(lambda url: url.endswith("/example/run#example-run"))
     assert "matches" in page.locator(".example-run-status").inner_text()
     assert page.locator("#panel-output").is_visible()  # the Output tab is the one shown
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#example-run").screenshot(path=SCREENSHOTS / "example-run-desktop.png")
+    browser_helpers.save_screenshot(page.locator("#example-run"), "example-run-desktop")
     context.close()

@@ -14,11 +14,9 @@ from pathlib import Path
 
 import browser_helpers
 import pytest
-from sqlmodel import Session
 
 from live_server import live_server
-from servelab.accounts import users as accounts
-from servelab.db.engine import make_engine
+from servelab.db.models import Role
 from servelab.settings import PROJECT_ROOT, Settings
 from support import PASSWORD
 
@@ -41,13 +39,6 @@ def _shots(page, name: str) -> None:  # type: ignore[no-untyped-def]
         page.set_viewport_size(size)
         browser_helpers.save_screenshot(page, f"journey-{name}-{width}")
     page.set_viewport_size(DESKTOP)
-
-
-def _instructor(settings: Settings) -> None:
-    engine = make_engine(settings)
-    with Session(engine) as db:
-        accounts.create_user(db, email=INSTRUCTOR, password=PASSWORD, role="instructor")
-    engine.dispose()
 
 
 def _reference_zip(folder: Path) -> Path:
@@ -73,7 +64,7 @@ def test_a_learner_and_an_instructor_go_through_the_course(  # type: ignore[no-u
     with live_server(
         settings, tmp_path, SERVELAB_EMBEDDED_WORKER="true", SERVELAB_WORKER_COUNT="1"
     ) as running:
-        _instructor(settings)
+        browser_helpers.add_user(settings, INSTRUCTOR, role=Role.INSTRUCTOR)
         context = browser.new_context(base_url=running.base_url, viewport=DESKTOP)
         context.set_default_timeout(30_000)
         page = context.new_page()
@@ -142,13 +133,8 @@ def test_a_learner_and_an_instructor_go_through_the_course(  # type: ignore[no-u
         # The instructor: filter the dashboard, regrade a selection, export the grades.
         context = browser.new_context(base_url=running.base_url, viewport=DESKTOP)
         context.set_default_timeout(30_000)
-        page = context.new_page()
+        page = browser_helpers.log_in(context, INSTRUCTOR)
         page.on("pageerror", lambda e: problems.append(str(e)))
-        page.goto("/login")
-        page.fill("#email", INSTRUCTOR)
-        page.fill("#password", PASSWORD)
-        page.locator("main button[type=submit]").click()
-        page.wait_for_url(lambda url: "/login" not in url)
         page.goto(f"/instructor/exercises/{SLUG}/submissions")
         page.fill("#f-learner", "grace")
         page.select_option("#f-status", "graded")

@@ -14,7 +14,7 @@ from servelab.accounts import users as accounts
 from servelab.db.engine import make_engine
 from servelab.db.models.grading import Submission, SubmissionStatus
 from servelab.grading.results import CheckStatus, FeedbackNote, ResultDocument, Table, TestResult
-from servelab.settings import PROJECT_ROOT, Settings
+from servelab.settings import Settings
 from support import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -23,7 +23,6 @@ live_server = browser_helpers.live_server
 browser = browser_helpers.browser
 
 SLUG = "fastapi-for-ml-apis"
-SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
 EMAIL = "phone@example.org"
 REGIONS = ("north", "south", "east", "west", "islands")
 
@@ -133,18 +132,17 @@ def test_the_result_page_reads_on_a_phone(live_server: str, browser, migrated: S
     box = chart.bounding_box()
     assert box and 0 < box["width"] <= 390
     assert page.locator("#tables svg line.chart-reference").count() == 1  # the floor
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / "result-phone.png", full_page=True)
+    browser_helpers.save_screenshot(page, "result-phone")
     result_width = page.evaluate("() => document.documentElement.scrollWidth")
 
     page.goto(f"/exercises/{SLUG}")
     assert page.locator("#score-history circle.chart-dot").count() == 2
-    page.locator("#score-history").screenshot(path=SCREENSHOTS / "score-history-phone.png")
+    browser_helpers.save_screenshot(page.locator("#score-history"), "score-history-phone")
     exercise_width = page.evaluate("() => document.documentElement.scrollWidth")
 
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"/submissions/{latest}")
-    page.screenshot(path=SCREENSHOTS / "result-desktop.png", full_page=True)
+    browser_helpers.save_screenshot(page, "result-desktop")
     print(
         f"\nwidth at 390 px: result page {result_width}, exercise page {exercise_width}; {problems}"
     )

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import browser_helpers
 import pytest
-from grading_web_helpers import SLUG, course_settings, sample_result, store_submission
 from sqlmodel import Session
 
 from live_server import live_server
@@ -17,13 +17,13 @@ from servelab.accounts import users as accounts
 from servelab.db.engine import make_engine
 from servelab.db.models import Role
 from servelab.db.models.progress import DueExtension, LessonVisit
-from servelab.settings import PROJECT_ROOT, Settings
-from support import PASSWORD, require_service
+from servelab.settings import Settings
+from support import PASSWORD
+from web.grading_web_helpers import SLUG, course_settings, sample_result, store_submission
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
+browser = browser_helpers.browser
 PHONE = {"width": 390, "height": 844}
 
 
@@ -34,17 +34,6 @@ def settings(tmp_path: Path) -> Settings:
     policy = '\n[late_policy]\naccept = false\nnote = "Ask for an extension in advance."\n'
     toml.write_text(toml.read_text(encoding="utf-8") + policy, encoding="utf-8")
     return settings
-
-
-@pytest.fixture
-def browser():  # type: ignore[no-untyped-def]
-    require_service(CHROMIUM.exists(), f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -73,33 +62,22 @@ def _people(settings: Settings) -> None:
     engine.dispose()
 
 
-def _log_in(context, email: str):  # type: ignore[no-untyped-def]
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
-
-
 def _fits_a_phone(page, path: str, name: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(path)
     for label, size in (("desktop", {"width": 1280, "height": 900}), ("phone", PHONE)):
         page.set_viewport_size(size)
-        page.screenshot(path=SCREENSHOTS / f"{name}-{label}.png", full_page=True)
+        browser_helpers.save_screenshot(page, f"{name}-{label}")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     print(f"\n{path} width at 390 px: {width} px")
     assert width <= 390
 
 
 def test_progress_due_dates_and_extensions_fit_a_phone(browser, live_url: str) -> None:  # type: ignore[no-untyped-def]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     for email in ("ada@example.org", "teach@example.org"):
         context = browser.new_context(base_url=live_url)
         context.set_default_timeout(20_000)
-        page = _log_in(context, email)
+        page = browser_helpers.log_in(context, email)
         page.on(
             "console",
             lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
@@ -110,8 +88,8 @@ def test_progress_due_dates_and_extensions_fit_a_phone(browser, live_url: str) -
             progress = page.locator(f'dl.progress[data-lesson="{SLUG}"]').inner_text()
             assert "Opened" in progress and "25.0 / 50.0" in progress
             _fits_a_phone(page, f"/exercises/{SLUG}", "exercise-due-date")
-            page.locator("article.exercise > header").screenshot(
-                path=SCREENSHOTS / "exercise-due-date-header-phone.png"
+            browser_helpers.save_screenshot(
+                page.locator("article.exercise > header"), "exercise-due-date-header-phone"
             )
             due = page.locator("#due-date").inner_text()
             assert re.search(r"Due 2099-01-01 00:00 UTC \(your extension", due)
