@@ -22,8 +22,8 @@ class GradeOutcome:
     result: ResultDocument | None = None
     learner_message: str = ""
     log_excerpt: str = ""  # the learner's own output when failed; diagnostics otherwise
-    train_log: str = ""  # what train.py printed, once training finished (public data only)
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    train_log: str = ""  # what train.py printed, once training finished (public data only)
 
     @property
     def score(self) -> float | None:
