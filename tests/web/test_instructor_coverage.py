@@ -86,7 +86,7 @@ def test_the_stored_matrix_shows_kills_suspects_and_fragile_mutants(
     assert "every candidate as expected" in page
     headers = page.split("<thead>", 1)[1].split("</thead>", 1)[0]
     for name in ("constant-prior", "whole-file-preprocessing", "slow-startup"):
-        assert f"<th scope=\"col\">{name}</th>" in headers
+        assert f'<th scope="col">{name}</th>' in headers
     assert "suspect check: test_health kills no mutant" in page
     assert (
         "fragile mutant: whole-file-preprocessing is killed by one check only "

@@ -35,11 +35,11 @@ def print_matrix(matrix: CoverageMatrix, console: Console) -> None:
         marks = [f"[{_STYLE[c]}]{MARK[c]}[/{_STYLE[c]}]" for c in row.cells]
         table.add_row(name, *marks, kills_text)
     fragile = matrix.fragile_mutants
+    table.add_section()
     table.add_row(
         "[bold]killed by[/bold]",
         *[_killed_by(matrix, m.name, m.name in fragile) for m in matrix.mutants],
         "",
-        end_section=True,
     )
     console.print(table)
     for sentence in findings(matrix):
@@ -58,7 +58,7 @@ def _killed_by(matrix: CoverageMatrix, mutant: str, fragile: bool) -> str:
 
 
 def _legend() -> str:
-    return "X = passes on the reference, fails on the mutant · · = mutant passes too · – = not run"
+    return "X kills it (passes on the reference, fails on the mutant); · it passes too; – not run"
 
 
 def matrix_json(matrix: CoverageMatrix) -> dict[str, object]:
