@@ -50,6 +50,8 @@ def store_matrix(settings: Settings, matrix: CoverageMatrix, *, selftest_ok: boo
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(stored.model_dump_json(indent=1))
+        # mkstemp makes it 0600; the web app may run as another user, and it holds only names
+        os.chmod(partial, 0o644)
         os.replace(partial, path)
     except BaseException:
         Path(partial).unlink(missing_ok=True)
