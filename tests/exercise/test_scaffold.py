@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from servelab.cli import app
-from servelab.grading.coverage import MARKDOWN_END, MARKDOWN_START, render_markdown
+from servelab.grading.coverage import markdown_block, render_markdown
 from servelab.grading.coverage_store import load_matrix
 from servelab.grading.scaffold import ScaffoldError, create_exercise
 from servelab.settings import Settings, get_settings
@@ -29,7 +29,7 @@ def test_scaffolded_exercise_passes_the_selftest_and_shows_its_matrix(
     tmp_path: Path, grading_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Through the CLI, so the same three gradings also cover --matrix: the JSON, the stored
-    copy for the coverage page and the Markdown block replaced in an existing file."""
+    copy for the coverage page and the block replaced in the scaffold's CALIBRATION.md."""
     exercises, graders = tmp_path / "exercises", tmp_path / "graders"
     create_exercise(exercises_dir=exercises, graders_dir=graders, slug="demo-regression")
     monkeypatch.setenv("SERVELAB_ENVIRONMENT", "test")
@@ -37,7 +37,9 @@ def test_scaffolded_exercise_passes_the_selftest_and_shows_its_matrix(
     monkeypatch.setenv("SERVELAB_EXERCISES_DIR", str(exercises))
     monkeypatch.setenv("SERVELAB_GRADERS_DIR", str(graders))
     calibration = graders / "demo-regression" / "CALIBRATION.md"
-    calibration.write_text(f"# Calibration\n\n{MARKDOWN_START}\nold\n{MARKDOWN_END}\n\nkept\n")
+    scaffolded = calibration.read_text(encoding="utf-8")  # the scaffold's, with both markers
+    old_block = markdown_block(scaffolded)
+    assert old_block is not None
     get_settings.cache_clear()
     try:
         args = ["exercise", "selftest", "demo-regression", "--json", "--matrix"]
@@ -58,4 +60,4 @@ def test_scaffolded_exercise_passes_the_selftest_and_shows_its_matrix(
         k: matrix[k] for k in ("slug", "mutants", "rows")
     }
     text = calibration.read_text(encoding="utf-8")
-    assert text == f"# Calibration\n\n{render_markdown(stored.matrix)}\nkept\n"
+    assert text == scaffolded.replace(old_block, render_markdown(stored.matrix))
