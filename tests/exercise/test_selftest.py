@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from servelab.content.loader import load_course, load_settings_course
 from servelab.db.models.grading import SubmissionStatus
+from servelab.grading.coverage import markdown_block, matrix_from_report, render_markdown
 from servelab.grading.outcome import GradeOutcome
 from servelab.grading.results import CheckStatus, Part, ResultDocument, TestResult
 from servelab.grading.selftest import (
@@ -18,6 +19,7 @@ from servelab.grading.selftest import (
     Kind,
     MutantDeclaration,
     SelftestError,
+    SelftestReport,
     Verdict,
     discover,
     judge,
@@ -187,6 +189,7 @@ def test_selftest_through_the_real_pipeline(slug: str, grading_settings: Setting
     reference = report.verdicts[0]
     assert reference.candidate.kind == Kind.REFERENCE
     assert reference.score == reference.max_score
+    _assert_calibration_has_the_matrix(grading_settings, slug, report)
     if slug == FLAGSHIP:
         assert reference.score == 100
         assert len(report.verdicts) == 10  # reference, eight mutants, starter
@@ -218,3 +221,20 @@ def _assert_failed_checks_teach(settings: Settings, slug: str, verdicts: list[Ve
             assert test.feedback and test.output.strip(), where
             assert test.section in anchors, where
             assert not any(secret in test.output for secret in secrets), where
+
+
+def _assert_calibration_has_the_matrix(
+    settings: Settings, slug: str, report: SelftestReport
+) -> None:
+    """CALIBRATION.md holds the coverage matrix of this very self-test (built from its
+    gradings, so it costs no grading of its own): a changed check or mutant shows up here."""
+    matrix = matrix_from_report(report)
+    assert matrix is not None
+    calibration = settings.graders_dir / slug / "CALIBRATION.md"
+    text = calibration.read_text(encoding="utf-8") if calibration.is_file() else ""
+    expected = render_markdown(matrix)
+    assert markdown_block(text) == expected, (
+        f"{calibration}: its coverage matrix is not this self-test's. Run `servelab exercise "
+        f"selftest {slug} --matrix --matrix-markdown {calibration}`, or put this block in it:\n"
+        f"{expected}"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,15 +13,25 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from servelab.cli.coverage_display import matrix_json, print_matrix
 from servelab.content.errors import ContentErrors
 from servelab.content.loader import load_settings_course
 from servelab.db.models.grading import SubmissionStatus
+from servelab.grading.coverage import (
+    CoverageMatrix,
+    MarkdownBlockError,
+    matrix_from_report,
+    render_markdown,
+    replace_markdown_block,
+)
+from servelab.grading.coverage_store import store_matrix
 from servelab.grading.scaffold import ScaffoldError, create_exercise
 from servelab.grading.selftest import Candidate, SelftestReport, Verdict, run_selftest
 from servelab.settings import get_settings
 
 exercise_app = typer.Typer(help="Author exercises: scaffold new ones, self-test their graders.")
 EXIT_SURPRISE = 1
+EXIT_USAGE = 2
 
 
 @exercise_app.command("selftest")
@@ -40,21 +51,74 @@ def selftest(
             help="candidates graded at once (each holds the exercise's CPU and memory limits)",
         ),
     ] = 1,
+    matrix: Annotated[
+        bool,
+        typer.Option(
+            "--matrix",
+            help="also show which mutants each check kills, and keep it for the instructor pages",
+        ),
+    ] = False,
+    matrix_markdown: Annotated[
+        Path | None,
+        typer.Option(
+            "--matrix-markdown",
+            metavar="PATH",
+            dir_okay=False,
+            help="write the matrix as Markdown to PATH (a new file, or replace the coverage "
+            "block of an existing one such as CALIBRATION.md); implies --matrix",
+        ),
+    ] = None,
 ) -> None:
     """Grade the reference, every mutant and the starter through the real pipeline.
 
     The reference must score full marks; each mutant must fail exactly the checks its
     mutant.toml declares; the starter must pass some checks and fail others. Exits 1 on
-    any surprise.
+    any surprise. With --matrix: which mutants each check kills (a check that kills none is
+    suspect, a mutant only one check kills is fragile).
     """
+    err = Console(stderr=True)
+    if matrix_markdown is not None and only:
+        err.print("[red]--matrix-markdown needs every mutant: leave out --only.[/red]")
+        raise typer.Exit(EXIT_USAGE)
     console = Console(stderr=as_json)
     report = _run_with_progress(slug, only or None, console, jobs=jobs)
+    coverage = matrix_from_report(report) if matrix or matrix_markdown else None
     if as_json:
-        typer.echo(json.dumps(_report_json(report), indent=2))
+        document = _report_json(report)
+        if matrix or matrix_markdown:
+            document["matrix"] = matrix_json(coverage) if coverage else None
+        typer.echo(json.dumps(document, indent=2))
     else:
         _print_report(report, console)
+        if coverage is not None:
+            print_matrix(coverage, console)
+    if coverage is not None and not only:
+        _keep_matrix(coverage, report.ok, matrix_markdown, err)
+    elif (matrix or matrix_markdown) and coverage is None:
+        err.print("[yellow]No coverage matrix: the reference solution was not graded.[/yellow]")
     if not report.ok:
         raise typer.Exit(EXIT_SURPRISE)
+
+
+def _keep_matrix(
+    coverage: CoverageMatrix, selftest_ok: bool, markdown: Path | None, err: Console
+) -> None:
+    """Store the matrix for the coverage page and write the Markdown file if asked (a partial
+    run, with --only, is neither: it would hide the mutants it left out)."""
+    stored = store_matrix(get_settings(), coverage, selftest_ok=selftest_ok)
+    err.print(f"[dim]coverage matrix kept in {escape(str(stored))} for the instructor pages[/dim]")
+    if markdown is None:
+        return
+    block = render_markdown(coverage)
+    try:
+        text = replace_markdown_block(markdown.read_text(encoding="utf-8"), block)
+    except FileNotFoundError:
+        text = block
+    except MarkdownBlockError as exc:
+        err.print(f"[red]{escape(str(markdown))}: {escape(str(exc))}[/red]")
+        raise typer.Exit(EXIT_USAGE) from None
+    markdown.write_text(text, encoding="utf-8")
+    err.print(f"coverage matrix written to {escape(str(markdown))}")
 
 
 def _run_with_progress(
