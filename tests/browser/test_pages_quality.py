@@ -63,6 +63,7 @@ PAGES = [
     MainPage("instructor", "/instructor", INSTRUCTOR),
     MainPage("instructor-submissions", f"/instructor/exercises/{SLUG}/submissions", INSTRUCTOR),
     MainPage("extensions", f"/instructor/exercises/{SLUG}/extensions", INSTRUCTOR),
+    MainPage("coverage", f"/instructor/exercises/{SLUG}/coverage", INSTRUCTOR),
     MainPage("instructor-submission", "/instructor/submissions/{graded}", INSTRUCTOR),
     MainPage("dead-letters", "/instructor/dead-letters", INSTRUCTOR),
     MainPage("quiz-list", "/instructor/quizzes", INSTRUCTOR),
