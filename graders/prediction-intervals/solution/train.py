@@ -28,8 +28,8 @@ LEVEL = 0.90
 def fit_model(frame: pd.DataFrame) -> HistGradientBoostingRegressor:
     model = HistGradientBoostingRegressor(
         loss="absolute_error",
-        max_iter=300,
-        learning_rate=0.05,
+        max_iter=150,
+        learning_rate=0.1,
         categorical_features=CATEGORICAL,
         random_state=0,
     )
