@@ -180,7 +180,8 @@ def test_model_card_has_the_contract_keys(card: dict[str, Any]) -> None:
     features = card.get("features")
     if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
         problems.append("`features` is not a list of names")
-    rows = (card.get("training") or {}).get("rows") if isinstance(card.get("training"), dict) else None
+    training = card.get("training")
+    rows = training.get("rows") if isinstance(training, dict) else None
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
         problems.append("`training.rows` is not a positive integer")
     split = card.get("split")

@@ -1,4 +1,4 @@
-"""The request fields the model uses, and how they become a feature matrix (shared by train and serve)."""
+"""The request fields the model uses and their feature matrix (shared by train and serve)."""
 
 from __future__ import annotations
 

@@ -40,7 +40,14 @@ from servelab.grading.suite_helpers import (
 )
 from servelab.grading.truncate import cap_text
 
-__all__ = ["TimeLimitReached", "fail", "feedback", "record_leaderboard", "record_table", "time_limit"]
+__all__ = [
+    "TimeLimitReached",
+    "fail",
+    "feedback",
+    "record_leaderboard",
+    "record_table",
+    "time_limit",
+]
 
 
 # --- options, markers, fixtures -------------------------------------------------------------

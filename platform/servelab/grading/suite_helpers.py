@@ -1,9 +1,9 @@
 """What a grader suite calls while a check runs: learner feedback, tables, time limits.
 
-`feedback`, `fail`, `record_table`, `time_limit` and `record_leaderboard` (grader authors import them
-from `servelab.grading.plugin`, which re-exports them). Each bounds what it keeps, so a suite
-that loops cannot grow the result document without limit. Runs inside the grader container:
-the standard library and ServeLab's own grading modules only.
+`feedback`, `fail`, `record_table`, `time_limit` and `record_leaderboard` (grader authors
+import them from `servelab.grading.plugin`, which re-exports them). Each bounds what it keeps,
+so a suite that loops cannot grow the result document without limit. Runs inside the grader
+container: the standard library, pytest and ServeLab's own grading modules only.
 """
 
 from __future__ import annotations

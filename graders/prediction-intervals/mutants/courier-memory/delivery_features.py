@@ -1,4 +1,4 @@
-"""MUTANT: remembers each courier's and store's mean time. The request fields the model uses, and how they become a feature matrix (shared by train and serve)."""
+"""MUTANT: remembers each courier's and store's mean time. The request fields the model uses, and their feature matrix."""
 
 from __future__ import annotations
 

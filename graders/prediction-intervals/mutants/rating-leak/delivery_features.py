@@ -1,4 +1,4 @@
-"""MUTANT: customer_rating (given after the delivery) as a feature. The request fields the model uses, and how they become a feature matrix (shared by train and serve)."""
+"""MUTANT: customer_rating (given after the delivery) as a feature. The request fields the model uses, and their feature matrix."""
 
 from __future__ import annotations
 
