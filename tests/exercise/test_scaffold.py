@@ -61,3 +61,19 @@ def test_scaffolded_exercise_passes_the_selftest_and_shows_its_matrix(
     }
     text = calibration.read_text(encoding="utf-8")
     assert text == scaffolded.replace(old_block, render_markdown(stored.matrix))
+
+
+def test_a_new_lesson_is_ordered_after_the_existing_ones(tmp_path: Path) -> None:
+    """The course index lists lessons by `order`: a scaffolded second lesson must come after
+    the first, not before it (every scaffold used to say order = 100)."""
+    exercises, graders = tmp_path / "exercises", tmp_path / "graders"
+    create_exercise(exercises_dir=exercises, graders_dir=graders, slug="first-lesson")
+    create_exercise(exercises_dir=exercises, graders_dir=graders, slug="second-lesson")
+    create_exercise(exercises_dir=exercises, graders_dir=graders, slug="placed", order=7)
+    course = load_course(exercises, graders_dir=graders)
+    assert [lesson.slug for lesson in course.ordered_lessons()] == [
+        "first-lesson",
+        "second-lesson",
+        "placed",
+    ]
+    assert [course.lessons[s].meta.order for s in ("first-lesson", "second-lesson")] == [1, 2]

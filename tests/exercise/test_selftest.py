@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from servelab.content.loader import load_course, load_settings_course
@@ -173,6 +173,7 @@ def _self_tested_slugs() -> list[str]:
 
 def test_the_flagship_is_among_the_self_tested_exercises() -> None:
     assert FLAGSHIP in _self_tested_slugs()
+    assert "prediction-intervals" in _self_tested_slugs()
 
 
 @pytest.mark.docker
@@ -198,20 +199,39 @@ def test_selftest_through_the_real_pipeline(slug: str, grading_settings: Setting
         exercise = load_course(grading_settings.exercises_dir).exercises[slug]
         print(f"slow-predictions: suite {slow.outcome.result.execution_time:.1f} s")
         assert slow.outcome.result.execution_time < exercise.limits.test_seconds
-        _assert_failed_checks_teach(grading_settings, slug, report.verdicts)
+    _assert_failed_checks_teach(grading_settings, slug, report.verdicts)
+
+
+def _hidden_yardsticks(settings: Settings, slug: str) -> list[str]:
+    """What each suite computes on hidden rows and must never show: the grader's own
+    baseline on each part of the hidden data, as a learner would see it printed."""
+    train = pd.read_csv(settings.exercises_dir / slug / "data" / "train.csv")
+    holdouts = [
+        pd.read_csv(settings.graders_dir / slug / "data" / part / "holdout.csv")
+        for part in ("final", "feedback")
+    ]
+    values = []
+    if slug == FLAGSHIP:
+        baseline = LogisticRegression().fit(train[["tenure_months"]], train["churned"])
+        for holdout in holdouts:
+            scores = baseline.predict_proba(holdout[["tenure_months"]])[:, 1]
+            values.append(roc_auc_score(holdout["churned"], scores))
+    elif slug == "prediction-intervals":
+        numeric = ["distance_km", "items", "hour"]
+        linear = LinearRegression().fit(train[numeric], train["delivery_minutes"])
+        median = train["delivery_minutes"].median()
+        for holdout in holdouts:
+            truth = holdout["delivery_minutes"]
+            values.append((truth - linear.predict(holdout[numeric])).abs().mean())
+            values.append((truth - median).abs().mean())
+    return [text for value in values for text in (f"{value:.3f}", f"{value:.2f}")]
 
 
 def _assert_failed_checks_teach(settings: Settings, slug: str, verdicts: list[Verdict]) -> None:
-    """Every failed check tells the learner what and why, and links a real lesson anchor."""
+    """Every failed check tells the learner what and why, links a real lesson anchor, and
+    shows none of the grader's hidden yardsticks."""
     anchors = load_course(settings.exercises_dir).lessons[slug].anchors
-    train = pd.read_csv(settings.exercises_dir / slug / "data" / "train.csv")
-    baseline = LogisticRegression().fit(train[["tenure_months"]], train["churned"])
-    secrets = []  # the grader's hidden yardstick on each part of the hidden data
-    for part in ("final", "feedback"):
-        holdout = pd.read_csv(settings.graders_dir / slug / "data" / part / "holdout.csv")
-        scores = baseline.predict_proba(holdout[["tenure_months"]])[:, 1]
-        auc = roc_auc_score(holdout["churned"], scores)
-        secrets += [f"{auc:.3f}", f"{auc:.2f}"]
+    secrets = _hidden_yardsticks(settings, slug)
     for verdict in verdicts:
         result = verdict.outcome.result if verdict.outcome else None
         for test in result.tests if result else []:

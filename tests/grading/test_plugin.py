@@ -14,7 +14,7 @@ import pytest
 from grading_helpers import SOLUTION, host_service
 from suite_runs import run_suite
 
-from servelab.grading.plugin import feedback, record_table
+from servelab.grading.plugin import fail, feedback, record_table
 from servelab.grading.results import CheckStatus, ResultDocument, learner_view, parse_result
 
 SUITE = '''
@@ -148,11 +148,29 @@ def test_bad_marker_is_a_usage_error(tmp_path: Path, socket_path: Path) -> None:
     assert "visibility must be one of visible, hidden, after_due" in output
 
 
+def test_fail_fails_the_check_with_its_lesson_link(tmp_path: Path, socket_path: Path) -> None:
+    source = """
+        from servelab.grading.plugin import fail
+
+        def test_linked(service):
+            \"\"\"Linked failure\"\"\"
+            fail("The interval is upside down.", section="intervals")
+    """
+    code, output, results = _run_suite(tmp_path, socket_path, source)
+    assert code == 1, output
+    check = parse_result(results.read_bytes()).tests[0]
+    assert (check.status, check.score) == (CheckStatus.FAILED, 0)
+    assert check.section == "intervals"
+    assert check.output == "The interval is upside down."
+
+
 def test_helpers_refuse_calls_outside_a_check() -> None:
     with pytest.raises(RuntimeError, match="while a grader check is running"):
         feedback("hello")
     with pytest.raises(RuntimeError, match="while a grader check is running"):
         record_table("t", [{"a": 1}])
+    with pytest.raises(RuntimeError, match="while a grader check is running"):
+        fail("no check", section="leakage")
 
 
 HOSTILE_SERVICE = """

@@ -226,6 +226,10 @@ def _report_json(report: SelftestReport) -> dict[str, object]:
 def new(
     slug: Annotated[str, typer.Argument(help="the new exercise's slug, e.g. batch-inference")],
     title: Annotated[str | None, typer.Option(help="title shown to learners")] = None,
+    order: Annotated[
+        int | None,
+        typer.Option(help="the lesson's place on the course index (default: after the last)"),
+    ] = None,
 ) -> None:
     """Scaffold exercises/SLUG and graders/SLUG; they pass content check and selftest as is."""
     settings = get_settings()
@@ -236,6 +240,7 @@ def new(
             graders_dir=settings.graders_dir,
             slug=slug,
             title=title,
+            order=order,
         )
     except ScaffoldError as exc:
         Console(stderr=True).print(f"[red]{escape(str(exc))}[/red]")

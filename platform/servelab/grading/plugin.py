@@ -32,6 +32,7 @@ from servelab.grading.report import CheckRecord, NotRun, build_document
 from servelab.grading.results import CheckStatus, Part
 from servelab.grading.suite_helpers import (
     SuiteState,
+    fail,
     feedback,
     record_leaderboard,
     record_table,
@@ -39,7 +40,14 @@ from servelab.grading.suite_helpers import (
 )
 from servelab.grading.truncate import cap_text
 
-__all__ = ["TimeLimitReached", "feedback", "record_leaderboard", "record_table", "time_limit"]
+__all__ = [
+    "TimeLimitReached",
+    "fail",
+    "feedback",
+    "record_leaderboard",
+    "record_table",
+    "time_limit",
+]
 
 
 # --- options, markers, fixtures -------------------------------------------------------------

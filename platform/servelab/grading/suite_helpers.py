@@ -1,15 +1,17 @@
 """What a grader suite calls while a check runs: learner feedback, tables, time limits.
 
-`feedback`, `record_table`, `time_limit` and `record_leaderboard` (grader authors import them
-from `servelab.grading.plugin`, which re-exports them). Each bounds what it keeps, so a suite
-that loops cannot grow the result document without limit. Runs inside the grader container:
-the standard library and ServeLab's own grading modules only.
+`feedback`, `fail`, `record_table`, `time_limit` and `record_leaderboard` (grader authors
+import them from `servelab.grading.plugin`, which re-exports them). Each bounds what it keeps,
+so a suite that loops cannot grow the result document without limit. Runs inside the grader
+container: the standard library, pytest and ServeLab's own grading modules only.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from servelab.grading.budget import CheckGuard
 from servelab.grading.report import (
@@ -59,6 +61,15 @@ def feedback(message: str, *, section: str | None = None) -> None:
     kept = sum(len(note.message) for note in check.feedback)
     if len(check.feedback) < MAX_NOTES and kept + len(text) <= MAX_NOTE_CHARS:
         check.feedback.append(RawNote(text, section))
+
+
+def fail(message: str, *, section: str) -> NoReturn:
+    """Fail the running check, telling the learner what went wrong and where to read.
+
+    The one way every suite fails a check with a lesson link: `feedback(message, section=...)`
+    then `pytest.fail` without a traceback (learners never see assertion text anyway)."""
+    feedback(message, section=section)
+    pytest.fail(message, pytrace=False)
 
 
 def _cell(value: Any, digits: int) -> Cell:

@@ -4,7 +4,9 @@ The templates beside this module are a tiny but complete exercise (predict y fro
 lesson, exercise page, starter, public data, a hidden suite with hidden data, a reference
 solution and one mutant, so `servelab content check` and `servelab exercise selftest`
 pass before the author changes anything. Files ending in `.tmpl` are rendered
-(`{{slug}}`, `{{title}}`, `{{today}}`); others are copied byte for byte.
+(`{{slug}}`, `{{title}}`, `{{today}}`, `{{order}}`); others are copied byte for byte. A new
+lesson is ordered after every lesson already in the course (the course index lists lessons
+by `order`), so a second exercise does not land before the flagship.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from servelab.content.lesson import SLUG_PATTERN
 
 TEMPLATES = Path(__file__).resolve().parent
 TEMPLATE_SUFFIX = ".tmpl"
+_ORDER_LINE = re.compile(r"^order\s*=\s*(-?\d+)\s*$", re.MULTILINE)
 
 
 class ScaffoldError(Exception):
@@ -46,8 +49,23 @@ def _copy_tree(source: Path, dest: Path, values: dict[str, str]) -> list[Path]:
     return written
 
 
+def next_lesson_order(exercises_dir: Path) -> int:
+    """One more than the highest `order` among the lessons already there (1 for the first)."""
+    orders = []
+    for lesson in Path(exercises_dir).glob("*/lesson.md"):
+        front_matter = lesson.read_text(encoding="utf-8").split("+++")[1:2]
+        found = _ORDER_LINE.search(front_matter[0]) if front_matter else None
+        orders.append(int(found.group(1)) if found else 100)  # 100: LessonMeta's default
+    return max(orders, default=0) + 1
+
+
 def create_exercise(
-    *, exercises_dir: Path, graders_dir: Path, slug: str, title: str | None = None
+    *,
+    exercises_dir: Path,
+    graders_dir: Path,
+    slug: str,
+    title: str | None = None,
+    order: int | None = None,
 ) -> list[Path]:
     """Write exercises/<slug>/ and graders/<slug>/ from the templates; return the files."""
     if not re.fullmatch(SLUG_PATTERN, slug) or len(slug) > 80:
@@ -62,7 +80,14 @@ def create_exercise(
     title = title or slug.replace("-", " ").capitalize()
     if '"' in title or "\\" in title or "\n" in title:
         raise ScaffoldError("the title may not contain quotes, backslashes or line breaks")
-    values = {"slug": slug, "title": title, "today": datetime.now(UTC).date().isoformat()}
+    if order is None:
+        order = next_lesson_order(exercises_dir)
+    values = {
+        "slug": slug,
+        "title": title,
+        "today": datetime.now(UTC).date().isoformat(),
+        "order": str(order),
+    }
     written = _copy_tree(TEMPLATES / "exercise", exercise_dir, values)
     written += _copy_tree(TEMPLATES / "grader", grader_dir, values)
     return written
