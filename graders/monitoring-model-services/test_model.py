@@ -126,7 +126,7 @@ def test_model_card_reports_a_baseline(card: dict[str, Any]) -> None:
 
 
 @pytest.mark.category("baseline")
-@pytest.mark.points(8)
+@pytest.mark.points(10)
 def test_beats_the_graders_baseline_on_holdout(
     train: pd.DataFrame, holdout: pd.DataFrame, holdout_scores: Scored
 ) -> None:
@@ -180,7 +180,7 @@ def test_every_channel_above_the_floor(holdout: pd.DataFrame, holdout_scores: Sc
 
 
 @pytest.mark.category("slices")
-@pytest.mark.points(4)
+@pytest.mark.points(6)
 def test_gap_between_slices_under_the_ceiling(
     holdout: pd.DataFrame, holdout_scores: Scored
 ) -> None:
