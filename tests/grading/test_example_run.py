@@ -1,4 +1,4 @@
-"""A lesson's example in the sandbox: the flagship's output matches in a real container, the
+"""A lesson's example in the sandbox: every lesson's output matches in a real container, the
 container is locked down like a grading one, and a hang, a crash or a flood is stopped, said
 plainly and capped. The comparison and the output cleaning are checked without Docker."""
 
@@ -25,7 +25,7 @@ from servelab.grading.orphans import MANAGED_LABEL, OWNER_LABEL
 from servelab.grading.processes import owner_token
 from servelab.settings import PROJECT_ROOT, Settings
 
-FLAGSHIP = PROJECT_ROOT / "exercises" / "fastapi-for-ml-apis" / "lesson.md"
+LESSONS = sorted((PROJECT_ROOT / "exercises").glob("*/lesson.md"))
 
 
 def _settings(tmp_path: Path, **update: object) -> Settings:
@@ -39,16 +39,19 @@ def _no_example_containers_left(client: docker.DockerClient) -> bool:
 
 
 @pytest.mark.docker
-def test_the_flagship_example_prints_its_expected_output_in_the_sandbox(
-    runtime_image: str, docker_client: docker.DockerClient, tmp_path: Path
+@pytest.mark.parametrize("lesson_path", LESSONS, ids=lambda p: p.parent.name)
+def test_every_lesson_example_prints_its_expected_output_in_the_sandbox(
+    lesson_path: Path, runtime_image: str, docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
-    lesson = load_lesson(FLAGSHIP)
+    """Each lesson's example runs in the runtime image (only its packages, no network)."""
+    lesson = load_lesson(lesson_path)
     started = time.monotonic()
     run = run_example(
         lesson.example.code, lesson.example.expected_output, settings=_settings(tmp_path)
     )
     total = time.monotonic() - started
-    print(f"\nflagship example: {run.seconds:.2f} s in its container, {total:.2f} s in all")
+    name = lesson_path.parent.name
+    print(f"\n{name} example: {run.seconds:.2f} s in its container, {total:.2f} s in all")
     assert run.reason == "ok" and run.exit_code == 0, run.stderr_tail
     assert run.matches and run.diff == ""
     assert run.output == lesson.example.expected_output
