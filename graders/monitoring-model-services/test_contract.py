@@ -116,7 +116,7 @@ def test_batch_equals_singles(service: httpx.Client, examples: list[dict[str, An
         fail("A batch of 30 valid rows did not get 30 predictions.", "data-contract")
     assert isinstance(batch, list)
     differ = 0
-    for row, item in zip(rows, batch):
+    for row, item in zip(rows, batch, strict=True):
         single = service.post("/predict", json=row)
         a = probability(item)
         b = probability(single.json()) if single.status_code == 200 else None

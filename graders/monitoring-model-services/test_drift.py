@@ -7,8 +7,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import Phase
 from monitoring_support import DRIFT_FEATURES, SHIFTED, close_to, fail, psi
+
+from conftest import Phase
 
 
 def _report(phase: Phase) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import Exchange
 from monitoring_support import (
     LATENCY,
     MONITORED,
@@ -16,6 +15,8 @@ from monitoring_support import (
     fail,
     family_type,
 )
+
+from conftest import Exchange
 
 
 @pytest.mark.category("monitoring")
@@ -72,9 +73,9 @@ def test_latency_histogram_is_consistent(metrics: Exchange) -> None:
         counts = [c for _, c in pairs]
         total = metrics.after.value(f"{LATENCY}_count", endpoint=endpoint)
         if len(finite) < 5 or not pairs or pairs[-1][0] != math.inf:
-            problems.append(f"{endpoint}: needs at least 5 finite buckets and le=\"+Inf\"")
+            problems.append(f'{endpoint}: needs at least 5 finite buckets and le="+Inf"')
             continue
-        if any(b < a for a, b in zip(counts, counts[1:])):
+        if any(b < a for a, b in zip(counts, counts[1:], strict=False)):
             problems.append(f"{endpoint}: bucket counts fall as le grows (not cumulative)")
         if counts[-1] != total:
             problems.append(f"{endpoint}: the +Inf bucket differs from _count")
@@ -85,8 +86,10 @@ def test_latency_histogram_is_consistent(metrics: Exchange) -> None:
         if metrics.delta(f"{LATENCY}_sum", endpoint=endpoint) < 0:
             problems.append(f"{endpoint}: _sum went down")
     if problems:
-        fail("The latency histogram is not consistent: " + "; ".join(problems) + ".",
-             "latency-histogram")
+        fail(
+            "The latency histogram is not consistent: " + "; ".join(problems) + ".",
+            "latency-histogram",
+        )
 
 
 @pytest.mark.category("monitoring")
@@ -105,8 +108,9 @@ def test_score_histogram_matches_the_predictions(metrics: Exchange) -> None:
     for le, count in pairs:
         expected = sum(1 for s in metrics.scores if s <= le)
         if count - before.get(le, 0.0) != expected:
-            problems.append(f"bucket le={le:g} grew by {count - before.get(le, 0.0):g}, "
-                            f"not {expected}")
+            problems.append(
+                f"bucket le={le:g} grew by {count - before.get(le, 0.0):g}, not {expected}"
+            )
             break
     if problems:
         fail(

@@ -18,8 +18,9 @@ from monitoring_support import (
     probability,
     roc_auc,
 )
-from servelab.grading.plugin import record_table
 from sklearn.linear_model import LogisticRegression
+
+from servelab.grading.plugin import record_table
 
 
 def _scores(holdout_scores: Scored) -> np.ndarray:
@@ -86,7 +87,9 @@ def test_training_rows_match_the_split(card: dict[str, Any], train: pd.DataFrame
     if not pd.Timestamp("2025-07-01") <= day <= pd.Timestamp("2025-12-01"):
         fail("validation_start must lie between 2025-07-01 and 2025-12-01.", "temporal-split")
     expected = int((train["payment_date"] < day).sum())
-    rows = (card.get("training") or {}).get("rows") if isinstance(card.get("training"), dict) else None
+    rows = (
+        (card.get("training") or {}).get("rows") if isinstance(card.get("training"), dict) else None
+    )
     if rows != expected:
         fail(
             f"train.csv has {expected} rows before {day.date()}; training.rows must count "

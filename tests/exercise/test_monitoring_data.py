@@ -52,7 +52,10 @@ def test_another_seed_gives_other_data(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("path", "rows", "first", "last"),
-    [(TRAIN, 6000, "2025-01-01", "2025-12-31"), (HIDDEN / "holdout.csv", 4000, "2026-01-01", "2026-03-31")],
+    [
+        (TRAIN, 6000, "2025-01-01", "2025-12-31"),
+        (HIDDEN / "holdout.csv", 4000, "2026-01-01", "2026-03-31"),
+    ],
     ids=["train", "holdout"],
 )
 def test_files_have_the_promised_shape(path: Path, rows: int, first: str, last: str) -> None:

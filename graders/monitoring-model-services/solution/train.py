@@ -67,10 +67,16 @@ def main() -> None:
         "training": {"rows": int(len(train))},
         "split": {"strategy": "temporal", "validation_start": VALIDATION_START},
         "metric": {"name": "roc_auc", "validation": float(valid_auc)},
-        "baseline": {"name": "logistic_regression_distance_only", "validation": float(baseline_auc)},
+        "baseline": {
+            "name": "logistic_regression_distance_only",
+            "validation": float(baseline_auc),
+        },
     }
     (MODEL_DIR / "model_card.json").write_text(json.dumps(card, indent=2))
-    print(f"trained on {len(train)} rows; validation ROC AUC {valid_auc:.3f}, baseline {baseline_auc:.3f}")
+    print(
+        f"trained on {len(train)} rows; validation ROC AUC {valid_auc:.3f}, "
+        f"baseline {baseline_auc:.3f}"
+    )
 
 
 if __name__ == "__main__":

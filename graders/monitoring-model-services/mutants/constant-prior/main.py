@@ -98,7 +98,7 @@ def _predict(payments: list[Payment]) -> list[Prediction]:
     features = design_matrix(
         numeric, [p.merchant_category for p in payments], [p.channel for p in payments]
     )
-    scores = [0.095 for _ in payments]
+    scores = [0.095 for _ in features]
     metrics.observe_scores(scores)
     state["drift"].add([p.model_dump(include=set(FEATURES)) for p in payments])
     version = state["card"]["model_version"]

@@ -36,7 +36,10 @@ class Histogram:
 
     def lines(self, name: str, labels: str) -> list[str]:
         sep = "," if labels else ""
-        out = [f'{name}_bucket{{{labels}{sep}le="{b}"}} {c}' for b, c in zip(self.bounds, self.counts)]
+        out = [
+            f'{name}_bucket{{{labels}{sep}le="{b}"}} {c}'
+            for b, c in zip(self.bounds, self.counts, strict=True)
+        ]
         out.append(f'{name}_bucket{{{labels}{sep}le="+Inf"}} {self.count}')
         suffix = f"{{{labels}}}" if labels else ""
         out += [f"{name}_count{suffix} {self.count}", f"{name}_sum{suffix} {self.total!r}"]
@@ -84,7 +87,7 @@ class Metrics:
 
 def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
     total = 0.0
-    for p, q in zip(expected, actual):
+    for p, q in zip(expected, actual, strict=True):
         p, q = max(p, FLOOR), max(q, FLOOR)
         total += (q - p) * math.log(q / p)
     return total
@@ -125,4 +128,9 @@ class DriftMonitor:
             stat = psi(ref["shares"], self._shares(name, [r[name] for r in rows]))
             features[name] = {"statistic": stat, "drifted": stat > THRESHOLD}
         drifted = sorted(n for n, f in features.items() if f["drifted"])
-        return {"window": len(rows), "threshold": THRESHOLD, "features": features, "drifted": drifted}
+        return {
+            "window": len(rows),
+            "threshold": THRESHOLD,
+            "features": features,
+            "drifted": drifted,
+        }

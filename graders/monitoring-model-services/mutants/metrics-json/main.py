@@ -15,7 +15,7 @@ import joblib
 import numpy as np
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse
 from fraud_features import FEATURES, NUMERIC, design_matrix
 from monitoring import DriftMonitor, Metrics
 from pydantic import BaseModel, ConfigDict, Field
