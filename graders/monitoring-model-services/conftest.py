@@ -99,6 +99,7 @@ class Exchange:
     sent: dict[tuple[str, str], int] = field(default_factory=dict)
     scores: list[float] = field(default_factory=list)
     content_type: str = ""
+    dropped: int = 0  # requests the service answered with a dropped connection
 
     def delta(self, name: str, **labels: str) -> float:
         assert self.before is not None and self.after is not None
@@ -138,36 +139,49 @@ def exchange(service: httpx.Client, examples: list[dict[str, Any]]) -> Exchange:
         return ex
     sent: dict[tuple[str, str], int] = {}
 
-    def count(endpoint: str, response: httpx.Response) -> httpx.Response:
+    def send(endpoint: str, method: str, body: Any = None) -> httpx.Response | None:
+        """One request, counted by the status it was answered with. A request that got no
+        answer (the service dropped the connection) is not counted: nothing was answered."""
+        try:
+            if method == "GET":
+                response = service.get(endpoint)
+            else:
+                response = service.post(endpoint, json=body)
+        except httpx.HTTPError:
+            ex.dropped += 1
+            return None
         key = (endpoint, str(response.status_code))
         sent[key] = sent.get(key, 0) + 1
         return response
 
+    def keep_scores(response: httpx.Response | None, batch: bool) -> None:
+        if response is None or response.status_code != 200:
+            return
+        try:
+            body = strict_json(response.text)
+        except ValueError:
+            return
+        items = body.get("predictions", []) if batch and isinstance(body, dict) else [body]
+        for item in items if isinstance(items, list) else []:
+            p = probability(item)
+            if p is not None:
+                ex.scores.append(p)
+
     for body in examples[:7]:
-        r = count("/predict", service.post("/predict", json=body))
-        p = probability(r.json()) if r.status_code == 200 else None
-        if p is not None:
-            ex.scores.append(p)
+        keep_scores(send("/predict", "POST", body), batch=False)
     refused = [
         {k: v for k, v in examples[0].items() if k != "amount"},
         {**examples[1], "amount": -5.0},
         {**examples[2], "channel": "fax"},
     ]
     for body in refused:
-        count("/predict", service.post("/predict", json=body))
+        send("/predict", "POST", body)
     for start in (10, 20):
-        r = count(
-            "/predict/batch",
-            service.post("/predict/batch", json={"instances": examples[start : start + 5]}),
-        )
-        if r.status_code == 200:
-            for item in r.json().get("predictions", []):
-                p = probability(item)
-                if p is not None:
-                    ex.scores.append(p)
-    count("/predict/batch", service.post("/predict/batch", json={"instances": []}))
+        batch = {"instances": examples[start : start + 5]}
+        keep_scores(send("/predict/batch", "POST", batch), batch=True)
+    send("/predict/batch", "POST", {"instances": []})
     for _ in range(4):
-        count("/health", service.get("/health"))
+        send("/health", "GET")
     ex.sent = sent
     ex.after = _read_metrics(service, ex)
     return ex

@@ -114,7 +114,7 @@ def test_score_histogram_matches_the_predictions(metrics: Exchange) -> None:
             break
     if problems:
         fail(
-            f"The grader made {n} predictions (7 single, 10 in two batches) between two reads "
-            "of /metrics; the score histogram disagrees: " + "; ".join(problems) + ".",
+            f"Between two reads of /metrics the grader received {n} valid predictions "
+            "(single and batch); the score histogram disagrees: " + "; ".join(problems) + ".",
             "score-histogram",
         )
