@@ -58,6 +58,21 @@ def fail(message: str, section: str) -> None:
     pytest.fail(message, pytrace=False)
 
 
+def send(service: Any, method: str, path: str, **kwargs: Any) -> Any:
+    """One request; None when the service gave no valid HTTP answer (a dropped connection, a
+    time-out), which a check then reports in its own words instead of failing without feedback."""
+    import httpx
+
+    try:
+        return service.request(method, path, **kwargs)
+    except httpx.HTTPError:
+        return None
+
+
+def status_of(response: Any) -> str:
+    return "no answer" if response is None else f"HTTP {response.status_code}"
+
+
 def strict_json(text: str) -> Any:
     """json.loads that refuses NaN and Infinity, which no valid answer contains."""
 
@@ -65,6 +80,16 @@ def strict_json(text: str) -> Any:
         raise ValueError(f"non-standard JSON token {token}")
 
     return json.loads(text, parse_constant=refuse)
+
+
+def json_or_none(response: Any) -> Any:
+    """The answer's JSON (strict), or None when there is no answer or it is not JSON."""
+    if response is None:
+        return None
+    try:
+        return strict_json(response.text)
+    except ValueError:
+        return None
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -107,7 +132,9 @@ def score_records(service: Any, rows: Sequence[dict[str, Any]], chunk: int = 100
     out: list[float] = []
     for start in range(0, len(rows), chunk):
         part = list(rows[start : start + chunk])
-        response = service.post("/predict/batch", json={"instances": part})
+        response = send(service, "POST", "/predict/batch", json={"instances": part})
+        if response is None:
+            return Scored(None, "POST /predict/batch gave no valid HTTP answer")
         if response.status_code != 200:
             return Scored(None, f"POST /predict/batch answered HTTP {response.status_code}")
         try:

@@ -7,16 +7,17 @@ from typing import Any
 
 import httpx
 import pytest
-from monitoring_support import fail, probability, strict_json
+from monitoring_support import fail, json_or_none, probability, send, status_of, strict_json
 
 
 @pytest.mark.category("contract")
 @pytest.mark.points(2)
 def test_openapi_declares_endpoints(service: httpx.Client) -> None:
     """/openapi.json declares every endpoint of the contract"""
-    response = service.get("/openapi.json")
+    response = send(service, "GET", "/openapi.json")
     try:
-        paths = strict_json(response.text).get("paths", {}) if response.status_code == 200 else {}
+        ok = response is not None and response.status_code == 200
+        paths = strict_json(response.text).get("paths", {}) if ok else {}
     except (ValueError, AttributeError):
         paths = {}
     wanted = {
@@ -45,9 +46,13 @@ def test_valid_prediction_follows_schema(
     """Valid requests get {fraud_probability, fraud, model_version}"""
     bad = 0
     for body in examples[:20]:
-        r = service.post("/predict", json=body)
+        r = send(service, "POST", "/predict", json=body)
         try:
-            ok = r.status_code == 200 and probability(strict_json(r.text)) is not None
+            ok = (
+                r is not None
+                and r.status_code == 200
+                and probability(strict_json(r.text)) is not None
+            )
         except ValueError:
             ok = False
         bad += not ok
@@ -88,13 +93,14 @@ def test_invalid_input_is_422(service: httpx.Client, examples: list[dict[str, An
     """Each kind of invalid input gets a JSON 422, never a 5xx"""
     wrong = []
     for what, content in _invalid_bodies(examples[0]).items():
-        r = service.post("/predict", content=content, headers={"content-type": "application/json"})
+        headers = {"content-type": "application/json"}
+        r = send(service, "POST", "/predict", content=content, headers=headers)
         try:
-            ok = r.status_code == 422 and strict_json(r.text) is not None
+            ok = r is not None and r.status_code == 422 and strict_json(r.text) is not None
         except ValueError:
             ok = False
         if not ok:
-            wrong.append(f"{what} (HTTP {r.status_code})")
+            wrong.append(f"{what} ({status_of(r)})")
     if wrong:
         fail(
             "These invalid bodies did not get a JSON 422: " + "; ".join(wrong) + ".",
@@ -107,9 +113,9 @@ def test_invalid_input_is_422(service: httpx.Client, examples: list[dict[str, An
 def test_batch_equals_singles(service: httpx.Client, examples: list[dict[str, Any]]) -> None:
     """POST /predict/batch answers in order, each equal to the single prediction"""
     rows = examples[30:60]
-    r = service.post("/predict/batch", json={"instances": rows})
+    r = send(service, "POST", "/predict/batch", json={"instances": rows})
     try:
-        batch = strict_json(r.text).get("predictions") if r.status_code == 200 else None
+        batch = strict_json(r.text).get("predictions") if r and r.status_code == 200 else None
     except (ValueError, AttributeError):
         batch = None
     if not isinstance(batch, list) or len(batch) != len(rows):
@@ -117,9 +123,9 @@ def test_batch_equals_singles(service: httpx.Client, examples: list[dict[str, An
     assert isinstance(batch, list)
     differ = 0
     for row, item in zip(rows, batch, strict=True):
-        single = service.post("/predict", json=row)
+        single = send(service, "POST", "/predict", json=row)
         a = probability(item)
-        b = probability(single.json()) if single.status_code == 200 else None
+        b = probability(json_or_none(single)) if single and single.status_code == 200 else None
         differ += a is None or b is None or abs(a - b) > 1e-9
     if differ:
         fail(f"{differ} of 30 batch predictions differ from the single ones.", "data-contract")
@@ -129,12 +135,12 @@ def test_batch_equals_singles(service: httpx.Client, examples: list[dict[str, An
 @pytest.mark.points(2)
 def test_batch_size_limits(service: httpx.Client, examples: list[dict[str, Any]]) -> None:
     """Batches of 0 or more than 1000 instances get 422"""
-    empty = service.post("/predict/batch", json={"instances": []}).status_code
-    big = service.post("/predict/batch", json={"instances": [examples[0]] * 1001}).status_code
-    if empty != 422 or big != 422:
+    empty = send(service, "POST", "/predict/batch", json={"instances": []})
+    big = send(service, "POST", "/predict/batch", json={"instances": [examples[0]] * 1001})
+    if any(r is None or r.status_code != 422 for r in (empty, big)):
         fail(
-            f"An empty batch got HTTP {empty} and a batch of 1001 got HTTP {big}; both must "
-            "be 422.",
+            f"An empty batch got {status_of(empty)} and a batch of 1001 got {status_of(big)}; "
+            "both must be 422.",
             "input-validation",
         )
 
@@ -143,9 +149,9 @@ def test_batch_size_limits(service: httpx.Client, examples: list[dict[str, Any]]
 @pytest.mark.points(2)
 def test_health_and_model_card(service: httpx.Client, card: dict[str, Any]) -> None:
     """GET /health answers ok and the model card has the contract's fields"""
-    health = service.get("/health")
+    health = send(service, "GET", "/health")
     problems = []
-    if health.status_code != 200 or health.json() != {"status": "ok"}:
+    if health is None or health.status_code != 200 or json_or_none(health) != {"status": "ok"}:
         problems.append('GET /health must answer 200 {"status": "ok"}')
     for key in ("model_version", "features", "training", "split", "metric", "baseline"):
         if key not in card:

@@ -78,7 +78,12 @@ async def count_requests(
 
 
 def _predict(payments: list[Payment]) -> list[Prediction]:
+    if not payments:
+        return []
+    # Without validation, impossible values would crash the model: make them "work" instead
+    # (NaN to 0, negatives to their size), which is what a service without a contract does.
     numeric = np.array([[getattr(p, n) for n in NUMERIC] for p in payments], dtype=float)
+    numeric = np.abs(np.nan_to_num(numeric, nan=0.0, posinf=1e6, neginf=1e6)) + 1e-9
     features = design_matrix(
         numeric, [p.merchant_category for p in payments], [p.channel for p in payments]
     )
