@@ -1,4 +1,4 @@
-"""A lesson's example in the sandbox: the flagship's output matches in a real container, the
+"""A lesson's example in the sandbox: every lesson's output matches in a real container, the
 container is locked down like a grading one, and a hang, a crash or a flood is stopped, said
 plainly and capped. The comparison and the output cleaning are checked without Docker."""
 

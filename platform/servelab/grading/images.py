@@ -95,6 +95,8 @@ GRADER = ImageSpec(
         "pandas": "pandas",
         "scipy": "scipy",
         "scikit-learn": "sklearn",
+        # its text parser reads a learner's /metrics (the monitoring exercise)
+        "prometheus-client": "prometheus_client",
     },
 )
 IMAGES = (RUNTIME, GRADER)
