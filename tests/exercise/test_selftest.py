@@ -206,9 +206,11 @@ def _hidden_yardsticks(settings: Settings, slug: str) -> list[str]:
     """What each suite computes on hidden rows and must never show: the grader's own
     baseline on each part of the hidden data, as a learner would see it printed."""
     train = pd.read_csv(settings.exercises_dir / slug / "data" / "train.csv")
+    hidden = settings.graders_dir / slug / "data"
+    split = (hidden / "final").is_dir()  # a split holdout has two parts, else one file
     holdouts = [
-        pd.read_csv(settings.graders_dir / slug / "data" / part / "holdout.csv")
-        for part in ("final", "feedback")
+        pd.read_csv(hidden / part / "holdout.csv")
+        for part in (("final", "feedback") if split else ("",))
     ]
     values = []
     if slug == FLAGSHIP:
@@ -224,6 +226,11 @@ def _hidden_yardsticks(settings: Settings, slug: str) -> list[str]:
             truth = holdout["delivery_minutes"]
             values.append((truth - linear.predict(holdout[numeric])).abs().mean())
             values.append((truth - median).abs().mean())
+    elif slug == "monitoring-model-services":
+        baseline = LogisticRegression().fit(train[["distance_km"]], train["fraud"])
+        for holdout in holdouts:
+            scores = baseline.predict_proba(holdout[["distance_km"]])[:, 1]
+            values.append(roc_auc_score(holdout["fraud"], scores))
     return [text for value in values for text in (f"{value:.3f}", f"{value:.2f}")]
 
 
