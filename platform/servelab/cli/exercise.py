@@ -196,6 +196,8 @@ def _print_report(report: SelftestReport, console: Console) -> None:
         console.print(f"[dim]{len(report.verdicts)} gradings in {seconds:.0f} s[/dim]")
     if report.ok:
         console.print("[green bold]Self-test passed:[/green bold] every candidate as expected.")
+    elif report.problems and not report.verdicts:
+        console.print("[red bold]Self-test did not run:[/red bold] see the problems above.")
     else:
         console.print("[red bold]Self-test failed:[/red bold] see the surprises above.")
 

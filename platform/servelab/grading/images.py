@@ -120,6 +120,25 @@ def images_ready(settings: Settings, client: docker.DockerClient | None = None) 
     return all(image_exists(settings, client, spec) for spec in IMAGES)
 
 
+def stale_images(settings: Settings, client: docker.DockerClient | None = None) -> list[str]:
+    """What is wrong with the images grading needs, one line each (empty: both are current).
+
+    An image built from other pins than its requirements file grades with other packages
+    (a grader suite importing a new package fails every check that uses it), so callers
+    refuse to grade instead of reporting misleading failures. An unreachable engine is left
+    to grading itself, which reports it."""
+    try:
+        client = client or docker.from_env()
+        return [
+            f"the {spec.kind} image {spec.tag(settings)} is missing or was built from other "
+            f"inputs than {spec.requirements.name}: run `servelab runtime build`"
+            for spec in IMAGES
+            if not image_exists(settings, client, spec)
+        ]
+    except docker.errors.DockerException:
+        return []
+
+
 @dataclass(frozen=True)
 class BuildResult:
     tag: str

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from servelab.content.errors import ContentErrors, load_toml_model
 from servelab.content.loader import Course, UnknownExercise
 from servelab.db.models.grading import SubmissionStatus
+from servelab.grading.images import stale_images
 from servelab.grading.outcome import GradeOutcome
 from servelab.grading.pipeline import PhaseCallback, grade_directory
 from servelab.grading.results import CheckStatus, ResultDocument
@@ -266,6 +267,9 @@ def run_selftest(
         if unknown:
             return SelftestReport(slug, [], problems=[f"no candidate named {', '.join(unknown)}"])
         candidates = [c for c in candidates if c.name in only]
+    stale = stale_images(settings)
+    if stale:
+        return SelftestReport(slug, [], problems=stale)
 
     def grade_one(candidate: Candidate) -> Verdict:
         if on_start:
