@@ -1,27 +1,17 @@
-"""The flagship's own instructor tool (calibrate.py), loaded for tests that serve a variant of
-the reference solution on the host and run the hidden suite against it."""
+"""Serve a variant of the flagship's reference solution on the host and run the hidden suite
+against it, with the instructors' calibration tooling (servelab.grading.calibration)."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
-from types import ModuleType
 
 from servelab.settings import PROJECT_ROOT
 
 FLAGSHIP = "fastapi-for-ml-apis"
 GRADER_DIR = PROJECT_ROOT / "graders" / FLAGSHIP
+EXERCISE_DIR = PROJECT_ROOT / "exercises" / FLAGSHIP
 SOLUTION = GRADER_DIR / "solution"
-
-
-def calibrate() -> ModuleType:
-    """graders/fastapi-for-ml-apis/calibrate.py (serve a candidate, run the suite)."""
-    spec = importlib.util.spec_from_file_location("churn_calibrate", GRADER_DIR / "calibrate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def solution_variant(dest: Path, *, append_to_main: str = "") -> Path:

@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from flagship_helpers import GRADER_DIR, calibrate, solution_variant
+from flagship_helpers import EXERCISE_DIR, GRADER_DIR, solution_variant
 
+from servelab.grading.calibration import run_suite, served
 from servelab.grading.results import CheckStatus, ResultDocument
 
 OPENAPI_CHECKS = {"test_openapi_declares_endpoints", "test_fuzz_from_openapi_finds_no_5xx"}
@@ -94,14 +95,13 @@ def _grade_variant(
 ) -> ResultDocument:
     """Grade the reference solution whose document has these Customer properties (and extra
     schemas) instead of its own."""
-    tool = calibrate()
     code = HOSTILE_OPENAPI.format(PROPERTIES=properties, EXTRA=extra or {})
     source = solution_variant(tmp_path / "service", append_to_main=code)
     work = tmp_path / "work"
     work.mkdir()
     started = time.monotonic()
-    with tool.served(source, work) as sock:
-        result = tool.run_suite(sock, GRADER_DIR, work / "results.json", timeout=300)
+    with served(source, EXERCISE_DIR / "data", work) as sock:
+        result = run_suite(sock, EXERCISE_DIR, GRADER_DIR, work / "results.json", timeout=300)
     print(f"trained, served and graded in {time.monotonic() - started:.1f} s")
     return result
 

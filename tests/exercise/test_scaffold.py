@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from servelab.cli import app
+from servelab.content.loader import load_course
 from servelab.grading.coverage import markdown_block, render_markdown
 from servelab.grading.coverage_store import load_matrix
 from servelab.grading.scaffold import ScaffoldError, create_exercise

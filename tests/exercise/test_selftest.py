@@ -1,17 +1,15 @@
-"""The grader self-test: how verdicts are reached, and the flagship through the real pipeline."""
+"""The grader self-test: how verdicts are reached, how candidates are found, and that every
+exercise is self-tested through the real pipeline (one test_selftest_<slug>.py each)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.metrics import roc_auc_score
+from selftest_checks import FLAGSHIP, self_tested_slugs
 
-from servelab.content.loader import load_course, load_settings_course
+from servelab.content.loader import load_settings_course
 from servelab.db.models.grading import SubmissionStatus
-from servelab.grading.coverage import markdown_block, matrix_from_report, render_markdown
 from servelab.grading.outcome import GradeOutcome
 from servelab.grading.results import CheckStatus, Part, ResultDocument, TestResult
 from servelab.grading.selftest import (
@@ -19,15 +17,12 @@ from servelab.grading.selftest import (
     Kind,
     MutantDeclaration,
     SelftestError,
-    SelftestReport,
-    Verdict,
     discover,
     judge,
     run_selftest,
 )
 from servelab.settings import Settings
 
-FLAGSHIP = "fastapi-for-ml-apis"
 CHECKS = ("test_a", "test_b", "test_c")
 
 
@@ -160,108 +155,34 @@ def test_discover_reports_a_broken_declaration_with_its_line(tmp_path: Path) -> 
         discover(load_settings_course(settings), "demo")
 
 
-def _self_tested_slugs() -> list[str]:
-    """Every exercise with a grader and a reference solution: CI self-tests them all."""
-    settings = Settings(environment="test")
-    return sorted(
-        folder.name
-        for folder in settings.exercises_dir.iterdir()
-        if (folder / "exercise.toml").is_file()
-        and (settings.graders_dir / folder.name / "solution").is_dir()
-    )
-
-
 def test_the_flagship_is_among_the_self_tested_exercises() -> None:
-    assert FLAGSHIP in _self_tested_slugs()
-    assert "prediction-intervals" in _self_tested_slugs()
+    slugs = self_tested_slugs()
+    assert {FLAGSHIP, "prediction-intervals", "monitoring-model-services"} <= set(slugs)
+
+
+def test_every_self_tested_exercise_has_its_own_pipeline_test() -> None:
+    """One file per exercise, so the Docker pass grades them on different workers; an
+    exercise added without its file would silently never be self-tested in CI."""
+    here = Path(__file__).parent
+    files = {path.name for path in here.glob("test_selftest_*.py")}
+    missing = [
+        slug
+        for slug in self_tested_slugs()
+        if f"test_selftest_{slug.replace('-', '_')}.py" not in files
+    ]
+    assert not missing, (
+        f"add tests/exercise/test_selftest_<slug>.py calling check_selftest for: {missing}"
+    )
 
 
 @pytest.mark.docker
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
-@pytest.mark.parametrize("slug", _self_tested_slugs())
-def test_selftest_through_the_real_pipeline(slug: str, grading_settings: Settings) -> None:
-    course = load_settings_course(grading_settings)
-    # Two at a time, as an instructor would on two cores; the verdicts keep discovery's order.
-    report = run_selftest(grading_settings, course, slug, jobs=2)
-    assert [v.candidate.name for v in report.verdicts] == [c.name for c in discover(course, slug)]
-    surprises = {v.candidate.name: v.surprises for v in report.verdicts if not v.ok}
-    assert report.ok, (report.problems, surprises)
-    reference = report.verdicts[0]
-    assert reference.candidate.kind == Kind.REFERENCE
-    assert reference.score == reference.max_score
-    _assert_calibration_has_the_matrix(grading_settings, slug, report)
-    if slug == FLAGSHIP:
-        assert reference.score == 100
-        assert len(report.verdicts) == 10  # reference, eight mutants, starter
-        slow = next(v for v in report.verdicts if v.candidate.name == "slow-predictions")
-        assert slow.outcome is not None and slow.outcome.result is not None
-        exercise = load_course(grading_settings.exercises_dir).exercises[slug]
-        print(f"slow-predictions: suite {slow.outcome.result.execution_time:.1f} s")
-        assert slow.outcome.result.execution_time < exercise.limits.test_seconds
-    _assert_failed_checks_teach(grading_settings, slug, report.verdicts)
-
-
-def _hidden_yardsticks(settings: Settings, slug: str) -> list[str]:
-    """What each suite computes on hidden rows and must never show: the grader's own
-    baseline on each part of the hidden data, as a learner would see it printed."""
-    train = pd.read_csv(settings.exercises_dir / slug / "data" / "train.csv")
-    hidden = settings.graders_dir / slug / "data"
-    split = (hidden / "final").is_dir()  # a split holdout has two parts, else one file
-    holdouts = [
-        pd.read_csv(hidden / part / "holdout.csv")
-        for part in (("final", "feedback") if split else ("",))
+def test_selftest_refuses_to_grade_with_a_stale_image(grading_settings: Settings) -> None:
+    """An image built from other pins grades with other packages: the self-test says so and
+    grades nothing, instead of reporting failures the suite did not cause."""
+    settings = grading_settings.model_copy(update={"grader_image": "servelab-grader:never-built"})
+    report = run_selftest(settings, load_settings_course(settings), FLAGSHIP)
+    assert not report.ok and report.verdicts == []
+    assert report.problems == [
+        "the grader image servelab-grader:never-built is missing or was built from other "
+        "inputs than grader-requirements.txt: run `servelab runtime build`"
     ]
-    values = []
-    if slug == FLAGSHIP:
-        baseline = LogisticRegression().fit(train[["tenure_months"]], train["churned"])
-        for holdout in holdouts:
-            scores = baseline.predict_proba(holdout[["tenure_months"]])[:, 1]
-            values.append(roc_auc_score(holdout["churned"], scores))
-    elif slug == "prediction-intervals":
-        numeric = ["distance_km", "items", "hour"]
-        linear = LinearRegression().fit(train[numeric], train["delivery_minutes"])
-        median = train["delivery_minutes"].median()
-        for holdout in holdouts:
-            truth = holdout["delivery_minutes"]
-            values.append((truth - linear.predict(holdout[numeric])).abs().mean())
-            values.append((truth - median).abs().mean())
-    elif slug == "monitoring-model-services":
-        baseline = LogisticRegression().fit(train[["distance_km"]], train["fraud"])
-        for holdout in holdouts:
-            scores = baseline.predict_proba(holdout[["distance_km"]])[:, 1]
-            values.append(roc_auc_score(holdout["fraud"], scores))
-    return [text for value in values for text in (f"{value:.3f}", f"{value:.2f}")]
-
-
-def _assert_failed_checks_teach(settings: Settings, slug: str, verdicts: list[Verdict]) -> None:
-    """Every failed check tells the learner what and why, links a real lesson anchor, and
-    shows none of the grader's hidden yardsticks."""
-    anchors = load_course(settings.exercises_dir).lessons[slug].anchors
-    secrets = _hidden_yardsticks(settings, slug)
-    for verdict in verdicts:
-        result = verdict.outcome.result if verdict.outcome else None
-        for test in result.tests if result else []:
-            if test.status == CheckStatus.PASSED:
-                continue
-            where = f"{verdict.candidate.name}: {test.nodeid}"
-            assert test.feedback and test.output.strip(), where
-            assert test.section in anchors, where
-            assert not any(secret in test.output for secret in secrets), where
-
-
-def _assert_calibration_has_the_matrix(
-    settings: Settings, slug: str, report: SelftestReport
-) -> None:
-    """CALIBRATION.md holds the coverage matrix of this very self-test (built from its
-    gradings, so it costs no grading of its own): a changed check or mutant shows up here."""
-    matrix = matrix_from_report(report)
-    assert matrix is not None
-    calibration = settings.graders_dir / slug / "CALIBRATION.md"
-    text = calibration.read_text(encoding="utf-8") if calibration.is_file() else ""
-    expected = render_markdown(matrix)
-    assert markdown_block(text) == expected, (
-        f"{calibration}: its coverage matrix is not this self-test's. Run `servelab exercise "
-        f"selftest {slug} --matrix --matrix-markdown {calibration}`, or put this block in it:\n"
-        f"{expected}"
-    )
