@@ -11,10 +11,8 @@ Usage: python calibrate.py [--suite] [CANDIDATE ...]  (default: solution, mutant
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +35,7 @@ from interval_support import (  # noqa: E402
     score_records,
 )
 
-from servelab.content.loader import load_settings_course  # noqa: E402
-from servelab.grading.calibration import (  # noqa: E402
-    ServeError,
-    candidate_source,
-    markdown_table,
-    served,
-    suite_verdict,
-)
-from servelab.grading.selftest import Candidate, discover  # noqa: E402
-from servelab.settings import Settings  # noqa: E402
+from servelab.grading import calibration  # noqa: E402
 
 SLUG = "prediction-intervals"
 REPO = HERE.parents[1]
@@ -119,55 +108,16 @@ def _metrics(api: Api, holdout: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def measure(candidate: Candidate, *, suite: bool) -> dict[str, dict[str, Any]]:
-    """part -> one table row (margins, and with `suite` the suite's verdict) for a candidate."""
-    rows: dict[str, dict[str, Any]] = {part: {"candidate": candidate.name} for part in PARTS}
-    with tempfile.TemporaryDirectory(prefix="intervals-calibrate-") as scratch:
-        work = Path(scratch)
-        try:
-            source = candidate_source(candidate, HERE, work)
-            with served(source, EXERCISE / "data", work) as socket:
-                transport = httpx.HTTPTransport(uds=str(socket))
-                client = httpx.Client(transport=transport, base_url="http://service", timeout=30)
-                with client:
-                    for part in PARTS:
-                        rows[part].update(_metrics(Api(client), HOLDOUT[part]))
-                        if suite:
-                            rows[part].update(
-                                suite_verdict(candidate, socket, EXERCISE, HERE, work, part)
-                            )
-        except ServeError as exc:
-            return {part: {**row, "mae": str(exc)} for part, row in rows.items()}
-    return rows
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", action="store_true", help="also run the hidden suite")
-    parser.add_argument("candidates", nargs="*", help="candidate names (default: all)")
-    args = parser.parse_args()
-    candidates = discover(load_settings_course(Settings(environment="test")), SLUG)
-    if args.candidates:
-        candidates = [c for c in candidates if c.name in args.candidates]
-    by_part: dict[str, list[dict[str, Any]]] = {part: [] for part in PARTS}
-    for candidate in candidates:
-        print(f"measuring {candidate.name} ...", file=sys.stderr, flush=True)
-        for part, row in measure(candidate, suite=args.suite).items():
-            by_part[part].append(row)
-    for part in PARTS:
-        print(f"\n### Part {part} ({len(HOLDOUT[part])} deliveries)\n")
-        print(markdown_table(by_part[part], COLUMNS))
-        if args.suite:
-            suite_columns = [
-                ("candidate", "candidate"),
-                ("score", "score"),
-                ("failed", "failed checks"),
-                ("verdict", "verdict"),
-                ("suite_s", "suite s"),
-            ]
-            print()
-            print(markdown_table(by_part[part], suite_columns))
+def _part_metrics(client: httpx.Client, part: str) -> dict[str, Any]:
+    return _metrics(Api(client), HOLDOUT[part])
 
 
 if __name__ == "__main__":
-    main()
+    calibration.main(
+        __doc__.splitlines()[0],
+        SLUG,
+        HERE,
+        COLUMNS,
+        _part_metrics,
+        {part: f"{len(HOLDOUT[part])} deliveries" for part in PARTS},
+    )

@@ -9,22 +9,25 @@ exercise's own script adds the quantities its thresholds judge (its margins tabl
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from servelab.content.loader import load_course
 from servelab.db.models.grading import SubmissionStatus
 from servelab.grading.outcome import GradeOutcome
 from servelab.grading.results import ResultDocument, read_result_file
-from servelab.grading.selftest import Candidate, Kind, judge
+from servelab.grading.selftest import Candidate, Kind, discover, judge
 
 
 class ServeError(Exception):
@@ -142,3 +145,97 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -
     lines.append("|" + "---|" * len(columns))
     lines += ["| " + " | ".join(str(r.get(key, "")) for key, _ in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+Metrics = Callable[[httpx.Client, str], dict[str, Any]]
+"""An exercise's margins for one part of the hidden data, measured through a client."""
+
+
+def measure(
+    candidate: Candidate,
+    grader_dir: Path,
+    exercise_dir: Path,
+    parts: tuple[str, ...],
+    metrics: Metrics,
+    *,
+    suite: bool,
+    startup_seconds: float = 20.0,
+    client_timeout: float = 30.0,
+) -> dict[str, dict[str, Any]]:
+    """part -> one table row for a candidate: its margins, and with `suite` the suite's verdict.
+
+    A candidate that does not train or serve gets its reason in every row's first margin."""
+    rows: dict[str, dict[str, Any]] = {part: {"candidate": candidate.name} for part in parts}
+    with tempfile.TemporaryDirectory(prefix=f"{grader_dir.name}-calibrate-") as scratch:
+        work = Path(scratch)
+        try:
+            source = candidate_source(candidate, grader_dir, work)
+            with served(source, exercise_dir / "data", work, startup_seconds) as socket:
+                transport = httpx.HTTPTransport(uds=str(socket))
+                client = httpx.Client(
+                    transport=transport, base_url="http://service", timeout=client_timeout
+                )
+                with client:
+                    for part in parts:
+                        rows[part].update(metrics(client, part))
+                        if suite:
+                            rows[part].update(
+                                suite_verdict(
+                                    candidate, socket, exercise_dir, grader_dir, work, part
+                                )
+                            )
+        except ServeError as exc:
+            return {part: {**row, "error": str(exc)} for part, row in rows.items()}
+    return rows
+
+
+SUITE_COLUMNS = [
+    ("candidate", "candidate"),
+    ("score", "score"),
+    ("failed", "failed checks"),
+    ("verdict", "verdict"),
+    ("suite_s", "suite s"),
+    ("error", "did not serve"),
+]
+
+
+def main(
+    description: str,
+    slug: str,
+    grader_dir: Path,
+    columns: list[tuple[str, str]],
+    metrics: Metrics,
+    part_sizes: dict[str, str],
+    startup_seconds: Callable[[Candidate], float] = lambda _: 20.0,
+) -> None:
+    """The command line of an exercise's calibrate.py: measure every candidate (or the named
+    ones) and print one margins table per part, with the suite's verdicts under --suite."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--suite", action="store_true", help="also run the hidden suite")
+    parser.add_argument("candidates", nargs="*", help="candidate names (default: all)")
+    args = parser.parse_args()
+    exercise_dir = grader_dir.parents[1] / "exercises" / slug
+    course = load_course(exercise_dir.parent, graders_dir=grader_dir.parent)
+    candidates = discover(course, slug)
+    if args.candidates:
+        candidates = [c for c in candidates if c.name in args.candidates]
+    parts = tuple(part_sizes)
+    by_part: dict[str, list[dict[str, Any]]] = {part: [] for part in parts}
+    for candidate in candidates:
+        sys.stderr.write(f"measuring {candidate.name} ...\n")
+        rows = measure(
+            candidate,
+            grader_dir,
+            exercise_dir,
+            parts,
+            metrics,
+            suite=args.suite,
+            startup_seconds=startup_seconds(candidate),
+        )
+        for part, row in rows.items():
+            by_part[part].append(row)
+    for part in parts:
+        table = markdown_table(by_part[part], [*columns, ("error", "did not serve")])
+        sys.stdout.write(f"\n### Part {part} ({part_sizes[part]})\n\n{table}\n")
+        if args.suite:
+            sys.stdout.write(f"\n{markdown_table(by_part[part], SUITE_COLUMNS)}\n")
