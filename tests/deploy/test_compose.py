@@ -128,7 +128,9 @@ class Stack:
         hosts = {cid[:12] for cid in self.container_ids("worker")}
         print(self.run("logs", "--no-color", "--tail", "60", timeout=120).stdout[-6000:])
         self.run("down", "--volumes", "--remove-orphans", "--timeout", "60", timeout=300)
-        for container in client.containers.list(all=True, filters={"label": MANAGED_LABEL}):
+        for container in client.containers.list(
+            all=True, filters={"label": MANAGED_LABEL}, ignore_removed=True
+        ):
             if container.labels.get(OWNER_LABEL, "").partition(":")[0] in hosts:
                 remove_container(container)
 

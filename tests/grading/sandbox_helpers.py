@@ -35,7 +35,11 @@ def leftovers(client: docker.DockerClient, sandbox: Sandbox) -> list[str]:
 
 
 def managed_count(client: docker.DockerClient) -> int:
-    return len(client.containers.list(all=True, filters={"label": f"{MANAGED_LABEL}=1"}))
+    return len(
+        client.containers.list(
+            all=True, filters={"label": f"{MANAGED_LABEL}=1"}, ignore_removed=True
+        )
+    )
 
 
 def report_of(result: PhaseResult) -> dict:

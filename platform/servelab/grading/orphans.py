@@ -60,7 +60,7 @@ def sweep_orphans(client: docker.DockerClient | None = None, *, everything: bool
     client = client or docker.from_env()
     removed = 0
     filters = {"label": f"{MANAGED_LABEL}=1"}
-    for container in client.containers.list(all=True, filters=filters):
+    for container in client.containers.list(all=True, filters=filters, ignore_removed=True):
         if everything or not owner_alive(container.labels.get(OWNER_LABEL)):
             remove_container(container)
             removed += 1
